@@ -1,0 +1,85 @@
+"""Dry-run delivery: with no bot token every post goes to a preview instead of Telegram.
+
+Each post is printed, appended to `preview/posts.jsonl` (fields: chat, html, url, time) and the
+page `preview/index.html` is rewritten to show the posts as a channel would."""
+from __future__ import annotations
+
+import html
+import json
+import sys
+import time
+from pathlib import Path
+from typing import TextIO
+
+from delivery.models import Delivery
+from formatters.telegram_html import html_to_plain
+
+_PAGE_POSTS = 200
+
+_PAGE = """<!doctype html>
+<html lang="ar"><head><meta charset="utf-8"><title>Nashir preview</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>
+body {{ background:#8fa7b3; font: 15px/1.5 system-ui, "Noto Naskh Arabic", sans-serif; margin:0 }}
+header {{ background:#fff; padding:10px 16px; font-weight:600 }}
+main {{ max-width:560px; margin:0 auto; padding:12px }}
+.chat {{ color:#fff; font-size:13px; margin:14px 4px 4px }}
+.post {{ background:#fff; border-radius:12px; padding:10px 12px; margin:6px 0;
+         white-space:pre-wrap; overflow-wrap:anywhere; box-shadow:0 1px 1px rgba(0,0,0,.15) }}
+.post p {{ margin:0 }}
+.time {{ color:#8a9aa6; font-size:12px; text-align:end; margin-top:4px }}
+.post img {{ max-width:100%; border-radius:8px }}
+</style></head>
+<body><header>Nashir — dry-run preview ({count} posts, newest first)</header><main>
+{posts}
+</main></body></html>
+"""
+
+
+def post_as_html_block(chat: str, post_html: str, when: float, photo_url: str | None = None) -> str:
+    """One post as a chat bubble. Each line is its own paragraph with dir=auto, the way
+    Telegram's clients pick a direction per line from its first strong character."""
+    lines = post_html.split("\n")
+    paragraphs = "\n".join(f'<p dir="auto">{line or "&#8203;"}</p>' for line in lines)
+    image = f'<img src="{html.escape(photo_url)}" alt="">' if photo_url else ""
+    stamp = time.strftime("%Y-%m-%d %H:%M", time.localtime(when))
+    return (f'<div class="chat">{html.escape(chat)}</div>'
+            f'<div class="post">{image}{paragraphs}<div class="time">{stamp}</div></div>')
+
+
+class PreviewTransport:
+    """A transport that writes posts to the preview instead of sending them."""
+
+    def __init__(self, preview_dir: Path, out: TextIO | None = None) -> None:
+        self.dir = preview_dir
+        self.out = out if out is not None else sys.stdout
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.jsonl = self.dir / "posts.jsonl"
+        self.page = self.dir / "index.html"
+        self._next_id = int(time.time() * 1000) % 1_000_000_000
+
+    async def send(self, delivery: Delivery) -> int:
+        now = time.time()
+        record = {"chat": delivery.chat, "html": delivery.html, "url": delivery.url, "time": now}
+        if delivery.photo_url:
+            record["photo"] = delivery.photo_url
+        with self.jsonl.open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+        self._write_page()
+        print(f"\n── preview → {delivery.chat} ──\n{html_to_plain(delivery.html)}\n", file=self.out,
+              flush=True)
+        self._next_id += 1
+        return self._next_id
+
+    def _write_page(self) -> None:
+        records = []
+        for line in self.jsonl.read_text(encoding="utf-8").splitlines()[-_PAGE_POSTS:]:
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue  # a torn last line from a killed process; the rest still shows
+        blocks = [post_as_html_block(r["chat"], r["html"], r["time"], r.get("photo"))
+                  for r in reversed(records)]
+        tmp = self.page.with_suffix(".tmp")
+        tmp.write_text(_PAGE.format(count=len(records), posts="\n".join(blocks)), encoding="utf-8")
+        tmp.replace(self.page)

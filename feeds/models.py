@@ -1,0 +1,48 @@
+"""Values that move through the feed pipeline. No I/O here."""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+def feed_id_for(url: str) -> str:
+    """A short stable id for a feed URL, safe to put in Redis keys and logs."""
+    return hashlib.sha256(url.encode("utf-8")).hexdigest()[:16]
+
+
+@dataclass(frozen=True, slots=True)
+class FetchResult:
+    """What one HTTP poll of a feed gave back."""
+
+    url: str                       # the URL finally answered (after redirects)
+    status: int                    # HTTP status of the final answer; 0 for file:// feeds
+    body: bytes | None             # None when the server said 304 Not Modified
+    content_type: str = ""
+    etag: str | None = None
+    last_modified: str | None = None
+    permanent_redirect_to: str | None = None
+
+    @property
+    def not_modified(self) -> bool:
+        return self.body is None
+
+
+@dataclass(frozen=True, slots=True)
+class Article:
+    """One feed item, normalised. `uid` is its stable identity; `identity_keys` every key that
+    names the same article (guid hash, canonical-link hash) so a changed guid with the same link
+    is still recognised."""
+
+    uid: str
+    feed_url: str
+    url: str                                # canonical link to the article ('' if none)
+    title: str
+    published_at: datetime | None           # timezone-aware (UTC); None when the feed had none
+    author: str = ""
+    categories: tuple[str, ...] = ()
+    content_html: str = ""                  # full content if the feed has it, else the summary
+    image_url: str | None = None
+    source_name: str = ""                   # the feed's title
+    identity_keys: tuple[str, ...] = field(default=())
+    content_hash: str = ""                  # hash of title + text, to notice edits after posting

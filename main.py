@@ -1,0 +1,210 @@
+"""Nashir's command line and composition root.
+
+    python main.py run | once | check | preview URL|FILE [--channel CH]
+                   | import-opml FILE --channel CH | export-opml
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from config.logging import configure_logging
+from config.schema import BotConfig, ConfigError, load_config
+from config.settings import Settings
+from redis.exceptions import RedisError
+from store.embedded import EmbeddedRedisError
+
+logger = logging.getLogger("nashir")
+
+EXIT_OK, EXIT_PROBLEMS, EXIT_CONFIG, EXIT_REDIS = 0, 1, 2, 3
+
+
+@dataclass(slots=True)
+class Runtime:
+    """Everything a command needs, opened in one place and closed in reverse."""
+
+    settings: Settings
+    config: BotConfig
+    store: object
+    queue: object
+    fetcher: object
+    transport: object
+    bot: object | None
+
+
+@asynccontextmanager
+async def open_runtime(settings: Settings, config: BotConfig, redis_url: str,
+                       *, consumer: str) -> AsyncIterator[Runtime]:
+    from delivery.preview import PreviewTransport
+    from delivery.queue import DeliveryQueue
+    from delivery.sender import TelegramTransport
+    from feeds.fetcher import FetchLimits, Fetcher, make_session
+    from store.redis_store import Store, connect
+
+    async with AsyncExitStack() as stack:
+        redis = await connect(redis_url)
+        stack.push_async_callback(redis.aclose)
+        await redis.ping()
+        limits = FetchLimits()
+        session = make_session(limits)
+        stack.push_async_callback(session.close)
+        bot = None
+        if settings.dry_run:
+            transport: object = PreviewTransport(settings.preview_dir)
+        else:
+            from bot.telegram_client import make_bot
+
+            bot = make_bot(settings.token or "", settings.api_url)
+            await bot.initialize()
+            stack.push_async_callback(bot.shutdown)
+            transport = TelegramTransport(bot)
+        yield Runtime(settings, config, Store(redis), DeliveryQueue(redis, consumer),
+                      Fetcher(session, limits), transport, bot)
+
+
+class EmbeddedOrExternalRedis:
+    """REDIS_URL when set; otherwise our own server under BOT_DATA_DIR (same code path after)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.embedded = None
+
+    def __enter__(self) -> str:
+        if self.settings.redis_url:
+            return self.settings.redis_url
+        from store.embedded import EmbeddedRedis
+
+        self.embedded = EmbeddedRedis(self.settings.data_dir)
+        self.embedded.start()
+        return self.embedded.url
+
+    def __exit__(self, *exc: object) -> None:
+        if self.embedded is not None:
+            self.embedded.stop()
+
+
+# -- commands ----------------------------------------------------------------------------------
+
+async def cmd_once(settings: Settings, config: BotConfig, redis_url: str) -> int:
+    from delivery.sender import Sender
+    from feeds.poller import Poller
+
+    async with open_runtime(settings, config, redis_url, consumer="once") as rt:
+        poller = Poller(config, rt.store, rt.fetcher)  # type: ignore[arg-type]
+        outcomes = await poller.poll_all()
+        for outcome in outcomes:
+            if outcome.status == "error":
+                print(f"feed {outcome.feed_url}: {outcome.error}", file=sys.stderr)
+        sender = Sender(rt.queue, rt.transport)  # type: ignore[arg-type]
+        remaining = await sender.drain(timeout=300)
+        queued = sum(o.queued for o in outcomes)
+        logger.info("once: %d feeds polled, %d posts queued, %d still queued", len(outcomes),
+                    queued, remaining)
+    return EXIT_OK
+
+
+async def cmd_run(settings: Settings, config: BotConfig, redis_url: str) -> int:
+    import socket
+
+    from delivery.sender import Sender
+    from feeds.poller import Poller
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    worker = f"{socket.gethostname()}-{__import__('os').getpid()}"
+    async with open_runtime(settings, config, redis_url, consumer=worker) as rt:
+        poller = Poller(config, rt.store, rt.fetcher, worker_id=worker)  # type: ignore[arg-type]
+        sender = Sender(rt.queue, rt.transport)  # type: ignore[arg-type]
+        mode = "dry-run (preview in %s)" % settings.preview_dir if settings.dry_run else "live"
+        logger.info("Nashir running: %d feeds, %d channels, %s", len(config.feeds),
+                    len(config.channels), mode)
+        tasks = [asyncio.create_task(poller.run(stop), name="poller"),
+                 asyncio.create_task(sender.run(stop), name="sender")]
+        stopper = asyncio.create_task(stop.wait())
+        done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            if task is not stopper and task.exception() is not None:
+                logger.error("%s stopped: %r", task.get_name(), task.exception())
+        stop.set()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        logger.info("Nashir stopped")
+    return EXIT_OK
+
+
+async def cmd_check(settings: Settings, config: BotConfig, redis_url: str) -> int:
+    from ops.checks import run_checks
+
+    problems = await run_checks(settings, config, redis_url)
+    for problem in problems:
+        print(problem)
+    if not problems:
+        print("all is well")
+    return EXIT_OK if not problems else EXIT_PROBLEMS
+
+
+async def cmd_preview(settings: Settings, config: BotConfig, target: str,
+                      channel: str | None) -> int:
+    from ops.preview import preview_posts
+
+    try:
+        posts = await preview_posts(config, target, channel)
+    except ValueError as exc:
+        print(f"cannot preview {target}: {exc}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    for html in posts:
+        print(html)
+    return EXIT_OK
+
+
+# -- entry point --------------------------------------------------------------------------------
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="main.py", description="Nashir: feeds to Telegram.")
+    commands = parser.add_subparsers(dest="command")
+    commands.add_parser("run", help="the long-running worker (default)")
+    commands.add_parser("once", help="poll every feed once now and deliver what it queued")
+    commands.add_parser("check", help="validate config, Redis, Telegram and channel rights")
+    preview = commands.add_parser("preview", help="print the post for an article page or feed")
+    preview.add_argument("target", help="URL or file of an article page, feed or feed item")
+    preview.add_argument("--channel", help="render as for this configured channel")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    command = args.command or "run"
+    try:
+        settings = Settings.from_env()
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    configure_logging(settings.log_format, secrets=[settings.token or ""])
+    try:
+        config = load_config(settings.config_path)
+    except ConfigError as exc:
+        print(f"error: the config cannot be used:\n{exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    if command == "preview":
+        return asyncio.run(cmd_preview(settings, config, args.target, args.channel))
+    handlers = {"run": cmd_run, "once": cmd_once, "check": cmd_check}
+    try:
+        with EmbeddedOrExternalRedis(settings) as redis_url:
+            return asyncio.run(handlers[command](settings, config, redis_url))
+    except (RedisError, EmbeddedRedisError, ConnectionError) as exc:
+        print(f"error: Redis is not usable: {exc}", file=sys.stderr)
+        return EXIT_REDIS
+    except KeyboardInterrupt:
+        return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())
