@@ -5,7 +5,12 @@
 """
 from __future__ import annotations
 
-import argparse
+import os
+
+# python-telegram-bot 22 deprecates int retry_after; opt in to timedelta before it is imported.
+os.environ.setdefault("PTB_TIMEDELTA", "true")
+
+import argparse  # noqa: E402
 import asyncio
 import logging
 import signal
@@ -95,9 +100,11 @@ class EmbeddedOrExternalRedis:
 async def cmd_once(settings: Settings, config: BotConfig, redis_url: str) -> int:
     from delivery.sender import Sender
     from feeds.poller import Poller
+    from ops.notices import HealthNotifier
 
     async with open_runtime(settings, config, redis_url, consumer="once") as rt:
-        poller = Poller(config, rt.store, rt.fetcher)  # type: ignore[arg-type]
+        poller = Poller(config, rt.store, rt.fetcher,  # type: ignore[arg-type]
+                        on_health=HealthNotifier(config, rt.store))  # type: ignore[arg-type]
         outcomes = await poller.poll_all()
         for outcome in outcomes:
             if outcome.status == "error":
@@ -115,14 +122,16 @@ async def cmd_run(settings: Settings, config: BotConfig, redis_url: str) -> int:
 
     from delivery.sender import Sender
     from feeds.poller import Poller
+    from ops.notices import HealthNotifier
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    worker = f"{socket.gethostname()}-{__import__('os').getpid()}"
+    worker = f"{socket.gethostname()}-{os.getpid()}"
     async with open_runtime(settings, config, redis_url, consumer=worker) as rt:
-        poller = Poller(config, rt.store, rt.fetcher, worker_id=worker)  # type: ignore[arg-type]
+        poller = Poller(config, rt.store, rt.fetcher, worker_id=worker,  # type: ignore[arg-type]
+                        on_health=HealthNotifier(config, rt.store))  # type: ignore[arg-type]
         sender = Sender(rt.queue, rt.transport)  # type: ignore[arg-type]
         mode = "dry-run (preview in %s)" % settings.preview_dir if settings.dry_run else "live"
         logger.info("Nashir running: %d feeds, %d channels, %s", len(config.feeds),

@@ -6,21 +6,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from config.schema import BotConfig, FeedConfig
 from delivery.models import Delivery
 from feeds.arabic import matches_filters
-from feeds.errors import FeedParseError, FetchError
+from feeds.errors import FeedError, FetchErrorKind
 from feeds.fetcher import Fetcher
 from feeds.models import Article, feed_id_for
 from feeds.parser import ParsedFeed, parse_feed
+from feeds.schedule import HealthEvent, SchedulePolicy, after_failure, after_success
 from formatters.errors import UnrenderableArticle
 from formatters.post import render_post
 from store.redis_store import Store
@@ -28,7 +28,6 @@ from store.redis_store import Store
 logger = logging.getLogger(__name__)
 
 MIN_INTERVAL_S = 60.0
-MAX_BACKOFF_S = 6 * 3600.0
 
 
 @dataclass(slots=True)
@@ -40,18 +39,34 @@ class PollOutcome:
     new_articles: int = 0
     queued: int = 0
     error: str = ""
+    error_kind: FetchErrorKind | None = None
+    retry_after: float | None = None
+    max_age: float | None = None
+    ttl: float | None = None
+    seconds: float = 0.0                 # how long the poll took
+    event: HealthEvent | None = None     # broken / gone / recovered, announced once
     skipped: list[str] = field(default_factory=list)
+
+
+HealthListener = Callable[[FeedConfig, HealthEvent, str], Awaitable[None]]
+PollListener = Callable[[PollOutcome], None]
 
 
 class Poller:
     def __init__(self, config: BotConfig, store: Store, fetcher: Fetcher, *,
                  worker_id: str | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 policy: SchedulePolicy = SchedulePolicy(),
+                 on_health: HealthListener | None = None,
+                 on_poll: PollListener | None = None) -> None:
         self.config = config
         self.store = store
         self.fetcher = fetcher
         self.worker_id = worker_id or uuid.uuid4().hex[:12]
         self.clock = clock
+        self.policy = policy
+        self.on_health = on_health
+        self.on_poll = on_poll
         self.feeds = {feed_id_for(f.url): f for f in config.feeds}
 
     async def sync_schedule(self) -> None:
@@ -95,62 +110,101 @@ class Poller:
 
     async def _poll_claimed(self, feed_id: str) -> None:
         feed = self.feeds.get(feed_id)
-        if feed is None:
+        if feed is None or feed.paused:
+            await self.store.release(feed_id, self.worker_id, self.clock() + 3600)
             return
-        outcome = await self.poll_feed(feed)
-        state = await self.store.feed_state(feed_id)
-        failures = int(state.get("failures") or 0)
-        interval = max(MIN_INTERVAL_S, feed.interval)
-        if outcome.status == "error":
-            interval = min(MAX_BACKOFF_S, interval * 2 ** min(failures, 10))
-            interval *= random.uniform(0.8, 1.2)
-        await self.store.release(feed_id, self.worker_id, self.clock() + interval)
+        _, next_due = await self._poll_and_plan(feed, feed_id)
+        await self.store.release(feed_id, self.worker_id, next_due)
 
     async def poll_feed(self, feed: FeedConfig) -> PollOutcome:
-        """Fetch one feed and queue its new items; never raises."""
+        """Fetch one feed now, queue its new items and plan its next poll; never raises."""
         feed_id = feed_id_for(feed.url)
+        outcome, next_due = await self._poll_and_plan(feed, feed_id)
         try:
-            return await self._poll(feed, feed_id)
-        except (FetchError, FeedParseError) as exc:
-            return await self._failed(feed, feed_id, str(exc))
+            await self.store.schedule(feed_id, next_due)
+        except Exception as exc:
+            logger.warning("could not reschedule (%s)", exc, extra={"feed": feed.url})
+        return outcome
+
+    async def _poll_and_plan(self, feed: FeedConfig, feed_id: str) -> tuple[PollOutcome, float]:
+        started = time.monotonic()
+        try:
+            outcome = await self._poll(feed, feed_id)
+        except FeedError as exc:
+            outcome = PollOutcome(feed.url, "error", error=exc.message, error_kind=exc.kind,
+                                  retry_after=getattr(exc, "retry_after", None))
         except Exception as exc:  # one bad feed must never stop the others
             logger.exception("unexpected error polling feed", extra={"feed": feed.url})
-            return await self._failed(feed, feed_id, f"internal error: {exc!r}")
-
-    async def _failed(self, feed: FeedConfig, feed_id: str, reason: str) -> PollOutcome:
-        logger.warning("feed poll failed: %s", reason, extra={"feed": feed.url})
+            outcome = PollOutcome(feed.url, "error", error=f"internal error: {exc!r}")
+        outcome.seconds = time.monotonic() - started
+        next_due = self.clock() + max(MIN_INTERVAL_S, feed.interval)
         try:
-            state = await self.store.feed_state(feed_id)
-            await self.store.update_feed_state(feed_id, {
-                "failures": int(state.get("failures") or 0) + 1, "last_error": reason,
-                "last_poll": self.clock(),
-            })
-        except Exception as exc:
-            logger.warning("could not record the failure (%s)", exc, extra={"feed": feed.url})
-        return PollOutcome(feed.url, "error", error=reason)
+            next_due = await self._plan(feed, feed_id, outcome)
+        except Exception as exc:  # Redis away: the lease expiry brings the feed back anyway
+            logger.warning("could not record the poll (%s)", exc, extra={"feed": feed.url})
+        if self.on_poll:
+            self.on_poll(outcome)
+        return outcome, next_due
+
+    async def _plan(self, feed: FeedConfig, feed_id: str, outcome: PollOutcome) -> float:
+        state = await self.store.feed_state(feed_id)
+        now = self.clock()
+        base = max(MIN_INTERVAL_S, feed.interval)
+        if outcome.status == "error":
+            decision = after_failure(state, now=now, base_interval_s=base,
+                                     kind=outcome.error_kind, retry_after_s=outcome.retry_after,
+                                     policy=self.policy)
+            decision.fields.update(last_error=outcome.error, last_poll=now)
+            logger.warning("feed poll failed: %s; next attempt in %.0f s", outcome.error,
+                           decision.delay_s, extra={"feed": feed.url})
+        else:
+            decision = after_success(state, now=now, base_interval_s=base,
+                                     new_items=outcome.new_articles, max_age_s=outcome.max_age,
+                                     ttl_s=outcome.ttl, policy=self.policy)
+        await self.store.update_feed_state(feed_id, {**decision.fields,
+                                                     "next_poll": now + decision.delay_s})
+        if decision.event is not None:
+            outcome.event = decision.event
+            logger.warning("feed is now %s: %s", decision.event.value, outcome.error or "ok",
+                           extra={"feed": feed.url})
+            if self.on_health:
+                try:
+                    await self.on_health(feed, decision.event, outcome.error)
+                except Exception:
+                    logger.exception("could not announce the feed's health",
+                                     extra={"feed": feed.url})
+        return now + decision.delay_s
 
     async def _poll(self, feed: FeedConfig, feed_id: str) -> PollOutcome:
         state = await self.store.feed_state(feed_id)
         result = await self.fetcher.fetch(
-            feed.url, etag=state.get("etag") or None,
+            state.get("current_url") or feed.url, etag=state.get("etag") or None,
             last_modified=state.get("last_modified") or None, trusted=True,
             user_agent=feed.user_agent, headers=feed.headers or None, proxy=feed.proxy,
         )
         now = self.clock()
-        validators = {"etag": result.etag or "", "last_modified": result.last_modified or "",
-                      "last_poll": now, "last_ok": now, "failures": 0, "last_error": ""}
+        validators: dict[str, str | int | float] = {
+            "etag": result.etag or "", "last_modified": result.last_modified or "",
+            "last_poll": now, "last_error": ""}
+        if result.permanent_redirect_to:
+            # A permanent redirect moves the feed for good; temporary ones are not stored.
+            validators["current_url"] = result.permanent_redirect_to
+            logger.info("feed moved permanently to %s", result.permanent_redirect_to,
+                        extra={"feed": feed.url})
         if result.body is None or (result.body_hash and result.body_hash == state.get("body_hash")
                                    and state.get("first_polled")):
             await self.store.update_feed_state(feed_id, validators)
-            return PollOutcome(feed.url, "unchanged")
+            return PollOutcome(feed.url, "unchanged", max_age=result.max_age,
+                               ttl=_f(state.get("ttl")))
         parsed: ParsedFeed = await asyncio.to_thread(
             parse_feed, result.body, feed_url=result.url, content_type=result.content_type)
         first_run = not state.get("first_polled")
         outcome = await self._queue_new(feed, feed_id, parsed, first_run=first_run)
         await self.store.update_feed_state(feed_id, {
             **validators, "body_hash": result.body_hash or "", "first_polled": 1,
-            "title": parsed.title,
+            "title": parsed.title, "ttl": parsed.ttl_seconds or "",
         })
+        outcome.max_age, outcome.ttl = result.max_age, parsed.ttl_seconds
         return outcome
 
     async def _queue_new(self, feed: FeedConfig, feed_id: str, parsed: ParsedFeed, *,
@@ -204,6 +258,13 @@ class Poller:
                 queued_at=self.clock(),
             ))
         return deliveries or [None]
+
+
+def _f(value: str | None) -> float | None:
+    try:
+        return float(value) if value else None
+    except ValueError:
+        return None
 
 
 def _wanted(feed: FeedConfig, article: Article) -> bool:

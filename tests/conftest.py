@@ -2,6 +2,11 @@
 from __future__ import annotations
 
 import os
+
+# python-telegram-bot 22 warns on int retry_after (an error under filterwarnings=error); the bot
+# opts in to timedelta the same way in main.py.
+os.environ.setdefault("PTB_TIMEDELTA", "true")
+
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
