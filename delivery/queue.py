@@ -47,10 +47,11 @@ class DeliveryQueue:
 
     async def reclaim(self, min_idle_ms: int, count: int = 50) -> list[QueuedDelivery]:
         """Entries another (or an earlier) sender took and did not finish within the lease."""
-        _, entries, deleted = await self.redis.xautoclaim(
+        answer = await self.redis.xautoclaim(
             keys.deliveries(), keys.CONSUMER_GROUP, self.consumer, min_idle_time=min_idle_ms,
             start_id="0-0", count=count,
         )
+        entries = answer[1]  # Redis 7 adds a third element (deleted ids); 6.2 has two
         return [self._decode(entry_id, fields) for entry_id, fields in entries if fields]
 
     async def already_sent(self, delivery: Delivery) -> str | None:
