@@ -21,7 +21,10 @@ class FetchResult:
     content_type: str = ""
     etag: str | None = None
     last_modified: str | None = None
-    permanent_redirect_to: str | None = None
+    permanent_redirect_to: str | None = None   # set only when every hop was 301/308
+    body_hash: str | None = None       # sha256 hex of the body: skip parsing when unchanged
+    max_age: int | None = None         # seconds, from Cache-Control max-age (or Expires)
+    retry_after: float | None = None   # seconds, from Retry-After (seconds or an HTTP date)
 
     @property
     def not_modified(self) -> bool:

@@ -1,0 +1,476 @@
+"""HTTP (and file://) fetching of feeds -> FetchResult, with every failure as a typed FetchError.
+
+Politeness and bounds: one shared aiohttp session; at most `concurrency` fetches at once and
+`per_host` per host (semaphores, so the bound holds whatever connector the session has);
+connect/read/total timeouts; the body size is enforced while streaming (after decompression),
+so an endless or gzip-bomb body is cut off, never buffered. Conditional GET with ETag and
+Last-Modified. Redirects are followed by hand so every hop can be checked (address safety,
+loops, scheme) and so we know whether the whole chain was permanent.
+"""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import ssl
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import format_datetime, parsedate_to_datetime
+from pathlib import Path
+from urllib.parse import urljoin, urlsplit
+from urllib.request import url2pathname
+
+import aiohttp
+from aiohttp.abc import AbstractResolver
+from multidict import CIMultiDict
+
+from feeds.errors import FetchError, FetchErrorKind
+from feeds.models import FetchResult
+from feeds.safety import GuardedResolver, check_url_allowed
+
+__all__ = ["FetchError", "FetchErrorKind", "FetchLimits", "Fetcher", "make_session"]
+
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_PERMANENT = frozenset({301, 308})
+_ACCEPT = ("application/rss+xml, application/atom+xml, application/feed+json, "
+           "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.8")
+# Credentials given for one host must not travel to another one a redirect points at.
+_HOST_BOUND_HEADERS = ("authorization", "cookie", "proxy-authorization")
+_CHUNK = 65_536
+
+
+@dataclass(frozen=True, slots=True)
+class FetchLimits:
+    """Bounds for every fetch. Seconds for timeouts, bytes for the body."""
+
+    max_body_bytes: int = 5_000_000
+    connect_timeout: float = 10
+    read_timeout: float = 20
+    total_timeout: float = 45
+    max_redirects: int = 5
+    concurrency: int = 200
+    per_host: int = 6
+    user_agent: str = "Nashir/0.1 (+feed distribution bot)"
+
+
+def _timeout(limits: FetchLimits) -> aiohttp.ClientTimeout:
+    return aiohttp.ClientTimeout(total=limits.total_timeout, connect=limits.connect_timeout,
+                                 sock_connect=limits.connect_timeout,
+                                 sock_read=limits.read_timeout)
+
+
+def _session(limits: FetchLimits, connector: aiohttp.BaseConnector) -> aiohttp.ClientSession:
+    return aiohttp.ClientSession(
+        connector=connector,
+        timeout=_timeout(limits),
+        headers={"User-Agent": limits.user_agent, "Accept": _ACCEPT},
+        # Feeds need no cookies, and a shared jar would leak one site's cookies into later
+        # fetches; cookies set during one redirect chain are carried by hand.
+        cookie_jar=aiohttp.DummyCookieJar(),
+        trust_env=False,
+        auto_decompress=True,
+    )
+
+
+def make_session(limits: FetchLimits) -> aiohttp.ClientSession:
+    """The one session for trusted fetches. Call inside the running loop; close it at shutdown."""
+    # No connector limits: Fetcher's semaphores are the bound (a pool limit would only add a
+    # second queue whose wait counts against the connect timeout).
+    connector = aiohttp.TCPConnector(limit=0, limit_per_host=0, ttl_dns_cache=60)
+    return _session(limits, connector)
+
+
+# --------------------------------------------------------------------------------------------
+# header helpers
+
+
+def parse_retry_after(value: str | None, server_date: str | None = None,
+                      now: datetime | None = None) -> float | None:
+    """Retry-After as seconds from now: a number of seconds or an HTTP date (measured against
+    the server's own Date header when present, so clock skew does not matter)."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    reference = now or datetime.now(UTC)
+    if server_date:
+        try:
+            reference = parsedate_to_datetime(server_date)
+        except (TypeError, ValueError, IndexError):
+            pass
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    if reference.tzinfo is None:
+        reference = reference.replace(tzinfo=UTC)
+    return max(0.0, (when - reference).total_seconds())
+
+
+def parse_max_age(cache_control: str | None, expires: str | None = None,
+                  server_date: str | None = None) -> int | None:
+    """Freshness in seconds from Cache-Control (max-age; no-store/no-cache -> 0) or Expires."""
+    if cache_control:
+        for directive in cache_control.split(","):
+            name, _, arg = directive.strip().partition("=")
+            name = name.lower()
+            if name == "max-age":
+                try:
+                    return max(0, int(arg.strip().strip('"')))
+                except ValueError:
+                    return None
+            if name in ("no-store", "no-cache"):
+                return 0
+    if expires:
+        delta = parse_retry_after(expires, server_date)
+        return int(delta) if delta is not None else None
+    return None
+
+
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _HostSlot:
+    semaphore: asyncio.Semaphore
+    users: int = 0
+
+
+class _HostSlots:
+    """One semaphore per host, dropped when no fetch uses it (hosts are unbounded over time)."""
+
+    def __init__(self, per_host: int) -> None:
+        self._per_host = per_host
+        self._slots: dict[str, _HostSlot] = {}
+
+    @asynccontextmanager
+    async def hold(self, host: str) -> AsyncIterator[None]:
+        slot = self._slots.get(host)
+        if slot is None:
+            slot = self._slots[host] = _HostSlot(asyncio.Semaphore(self._per_host))
+        slot.users += 1
+        try:
+            async with slot.semaphore:
+                yield
+        finally:
+            slot.users -= 1
+            if slot.users == 0:
+                del self._slots[host]
+
+
+@dataclass(slots=True)
+class _Request:
+    """Per-fetch state carried across redirect hops."""
+
+    headers: CIMultiDict[str]
+    conditional: bool
+    trusted: bool
+    allow_networks: Sequence[str]
+    proxy: str | None
+
+
+class Fetcher:
+    """Fetches feeds through one shared session. Untrusted fetches (URLs from bot commands) get
+    their own short-lived connector whose resolver refuses non-public addresses."""
+
+    def __init__(self, session: aiohttp.ClientSession, limits: FetchLimits, *,
+                 resolver: AbstractResolver | None = None) -> None:
+        # `resolver` is the DNS used under the address guard of untrusted fetches (default: the
+        # system's); injectable to test DNS rebinding.
+        self._session = session
+        self._limits = limits
+        self._resolver = resolver
+        self._all = asyncio.Semaphore(limits.concurrency)
+        self._hosts = _HostSlots(limits.per_host)
+        self._timeout = _timeout(limits)
+
+    async def fetch(
+        self,
+        url: str,
+        *,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        trusted: bool = True,
+        allow_networks: Sequence[str] = (),
+        user_agent: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        proxy: str | None = None,
+    ) -> FetchResult:
+        """GET `url` (following redirects); FetchResult.body is None on 304 Not Modified.
+
+        Raises FetchError for every failure. `trusted=False` applies address safety on every
+        hop (see feeds.safety); file:// URLs are read only when trusted.
+        """
+        try:
+            scheme = urlsplit(url).scheme.lower()
+        except ValueError as exc:
+            raise FetchError(FetchErrorKind.INVALID_URL,
+                             f"the address {url!r} is not valid") from exc
+        if scheme == "file":
+            if not trusted:
+                raise FetchError(FetchErrorKind.BLOCKED_ADDRESS,
+                                 "local files cannot be read for links sent through commands")
+            return await self._fetch_file(url, last_modified)
+        if scheme not in ("http", "https"):
+            raise FetchError(FetchErrorKind.INVALID_URL,
+                             f"the address {url!r} is not a web address (http or https)")
+        request_headers: CIMultiDict[str] = CIMultiDict({"Accept": _ACCEPT})
+        request_headers.update(headers or {})
+        if user_agent or "User-Agent" not in request_headers:
+            request_headers["User-Agent"] = user_agent or self._limits.user_agent
+        if etag:
+            request_headers["If-None-Match"] = etag
+        if last_modified:
+            request_headers["If-Modified-Since"] = last_modified
+        state = _Request(headers=request_headers, conditional=bool(etag or last_modified),
+                         trusted=trusted, allow_networks=tuple(allow_networks), proxy=proxy)
+        async with self._all:
+            try:
+                async with asyncio.timeout(self._limits.total_timeout):
+                    if trusted or proxy:
+                        # Through a proxy the proxy connects, so a guarded resolver would only
+                        # check the (operator-chosen) proxy; each hop is still pre-checked.
+                        return await self._follow(self._session, url, state, etag, last_modified)
+                    async with self._untrusted_session(allow_networks) as session:
+                        return await self._follow(session, url, state, etag, last_modified)
+            except TimeoutError as exc:  # the whole chain ran over total_timeout
+                raise FetchError(
+                    FetchErrorKind.TIMEOUT,
+                    f"the feed did not finish downloading within {self._limits.total_timeout:g} "
+                    "seconds") from exc
+
+    @asynccontextmanager
+    async def _untrusted_session(self, allow_networks: Sequence[str]
+                                 ) -> AsyncIterator[aiohttp.ClientSession]:
+        # A connector per fetch: its pool only ever holds connections to addresses checked under
+        # this fetch's allow_networks. Polls are minutes apart, far beyond keep-alive, so
+        # nothing is lost by not sharing it.
+        try:
+            resolver = GuardedResolver(allow_networks, inner=self._resolver)
+        except ValueError as exc:
+            raise FetchError(FetchErrorKind.INVALID_URL, str(exc)) from exc
+        connector = aiohttp.TCPConnector(resolver=resolver, use_dns_cache=False, limit=0,
+                                         force_close=True)
+        session = _session(self._limits, connector)
+        try:
+            yield session
+        finally:
+            await session.close()
+            await resolver.close()
+
+    async def _follow(self, session: aiohttp.ClientSession, url: str, state: _Request,
+                      etag: str | None, last_modified: str | None) -> FetchResult:
+        current = url
+        seen = {url.split("#", 1)[0]}
+        all_permanent = True
+        cookies: dict[str, dict[str, str]] = {}  # host -> cookies set during this chain
+        for hop in range(self._limits.max_redirects + 1):
+            if not state.trusted:
+                await check_url_allowed(current, state.allow_networks, resolver=self._resolver)
+            host = (urlsplit(current).hostname or "").lower()
+            hop_headers = CIMultiDict(state.headers)
+            if jar := cookies.get(host):
+                hop_headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in jar.items())
+            async with self._hosts.hold(host):
+                status, location, result = await self._hop(
+                    session, current, hop_headers, state, url, all_permanent and hop > 0,
+                    etag, last_modified, cookies.setdefault(host, {}))
+            if result is not None:
+                return result
+            assert location is not None
+            target = urljoin(current, location.strip()).split("#", 1)[0]
+            if urlsplit(target).scheme.lower() not in ("http", "https"):
+                raise FetchError(FetchErrorKind.BLOCKED_ADDRESS,
+                                 f"the feed redirected to {target!r}, which is not a web address")
+            all_permanent = all_permanent and status in _PERMANENT
+            if target in seen:
+                raise FetchError(
+                    FetchErrorKind.REDIRECT_LOOP,
+                    f"the address redirects in a circle (back to {target}); the site is "
+                    "misconfigured or wants cookies or JavaScript the bot does not run",
+                    status=status)
+            if hop == self._limits.max_redirects:
+                raise FetchError(
+                    FetchErrorKind.TOO_MANY_REDIRECTS,
+                    f"the address redirected more than {self._limits.max_redirects} times",
+                    status=status)
+            seen.add(target)
+            if (urlsplit(target).hostname or "").lower() != host:
+                state.headers = CIMultiDict((k, v) for k, v in state.headers.items()
+                                            if k.lower() not in _HOST_BOUND_HEADERS)
+            current = target
+        raise AssertionError("unreachable: the loop returns or raises")
+
+    async def _hop(
+        self, session: aiohttp.ClientSession, url: str, headers: CIMultiDict[str],
+        state: _Request, original: str, permanent_so_far: bool,
+        etag: str | None, last_modified: str | None, jar: dict[str, str],
+    ) -> tuple[int, str | None, FetchResult | None]:
+        """One request. Returns (status, Location, None) for a redirect, else the result."""
+        try:
+            # Timeouts per request: the Fetcher's limits govern whatever session it was given.
+            async with session.get(url, headers=headers, allow_redirects=False,
+                                   proxy=state.proxy, timeout=self._timeout) as resp:
+                for name, morsel in resp.cookies.items():
+                    jar[name] = morsel.value
+                if resp.status in _REDIRECTS:
+                    location = resp.headers.get("Location")
+                    if not location:
+                        raise FetchError(FetchErrorKind.HTTP_ERROR,
+                                         f"the server answered {resp.status} (redirect) without "
+                                         "saying where to", status=resp.status)
+                    return resp.status, location, None
+                permanent = url if permanent_so_far and url != original else None
+                return resp.status, None, await self._result(
+                    resp, url, permanent, state.conditional, etag, last_modified)
+        except FetchError:
+            raise
+        except aiohttp.ClientError as exc:
+            raise _client_error(exc, url, self._limits) from exc
+        except ssl.SSLError as exc:
+            raise FetchError(FetchErrorKind.TLS, f"certificate error for {url}: {exc}") from exc
+
+    async def _result(self, resp: aiohttp.ClientResponse, url: str, permanent: str | None,
+                      conditional: bool, etag: str | None,
+                      last_modified: str | None) -> FetchResult:
+        status = resp.status
+        h = resp.headers
+        retry_after = parse_retry_after(h.get("Retry-After"), h.get("Date"))
+        if status == 304 and conditional:
+            # Servers often omit the validators on 304; the ones we sent are still current.
+            return FetchResult(url=url, status=304, body=None,
+                               content_type=h.get("Content-Type", ""),
+                               etag=h.get("ETag") or etag,
+                               last_modified=h.get("Last-Modified") or last_modified,
+                               permanent_redirect_to=permanent,
+                               max_age=parse_max_age(h.get("Cache-Control"), h.get("Expires"),
+                                                     h.get("Date")),
+                               retry_after=retry_after)
+        if not 200 <= status < 300:
+            raise _status_error(status, url, retry_after)
+        body = await self._read_body(resp)
+        return FetchResult(
+            url=url, status=status, body=body, content_type=h.get("Content-Type", ""),
+            etag=h.get("ETag"), last_modified=h.get("Last-Modified"),
+            permanent_redirect_to=permanent, body_hash=hashlib.sha256(body).hexdigest(),
+            max_age=parse_max_age(h.get("Cache-Control"), h.get("Expires"), h.get("Date")),
+            retry_after=retry_after)
+
+    async def _read_body(self, resp: aiohttp.ClientResponse) -> bytes:
+        limit = self._limits.max_body_bytes
+        declared = resp.content_length
+        # Content-Length is the compressed size when gzip is on; refuse early only when even
+        # that is over the limit, and count the decompressed bytes while reading.
+        if declared is not None and declared > limit:
+            raise _too_large(limit)
+        buf = bytearray()
+        async for chunk in resp.content.iter_chunked(_CHUNK):
+            buf += chunk
+            if len(buf) > limit:
+                raise _too_large(limit)
+        return bytes(buf)
+
+    async def _fetch_file(self, url: str, last_modified: str | None) -> FetchResult:
+        parts = urlsplit(url)
+        if parts.netloc not in ("", "localhost"):
+            raise FetchError(FetchErrorKind.INVALID_URL, f"{url!r} names another machine's file")
+        path = Path(url2pathname(parts.path))
+        limit = self._limits.max_body_bytes
+
+        def read() -> tuple[bytes, float]:
+            with path.open("rb") as f:
+                mtime = path.stat().st_mtime
+                data = f.read(limit + 1)
+            return data, mtime
+
+        try:
+            data, mtime = await asyncio.to_thread(read)
+        except FileNotFoundError as exc:
+            raise FetchError(FetchErrorKind.NOT_FOUND, f"the file {path} does not exist") from exc
+        except OSError as exc:
+            raise FetchError(FetchErrorKind.HTTP_ERROR,
+                             f"the file {path} could not be read: {exc.strerror}") from exc
+        if len(data) > limit:
+            raise _too_large(limit)
+        stamp = format_datetime(datetime.fromtimestamp(int(mtime), UTC), usegmt=True)
+        if last_modified == stamp:
+            return FetchResult(url=url, status=0, body=None, last_modified=stamp)
+        return FetchResult(url=url, status=0, body=data, last_modified=stamp,
+                           body_hash=hashlib.sha256(data).hexdigest())
+
+
+# --------------------------------------------------------------------------------------------
+# error mapping
+
+
+def _too_large(limit: int) -> FetchError:
+    return FetchError(FetchErrorKind.TOO_LARGE,
+                      f"the feed is larger than {limit / 1_000_000:g} MB; the download was stopped")
+
+
+def _status_error(status: int, url: str, retry_after: float | None) -> FetchError:
+    wait = f"; it asks to wait {retry_after:.0f} seconds" if retry_after is not None else ""
+    if status == 404:
+        return FetchError(FetchErrorKind.NOT_FOUND,
+                          f"the server says the feed does not exist (404 Not Found) at {url}",
+                          status=status, retry_after=retry_after)
+    if status == 410:
+        return FetchError(FetchErrorKind.GONE,
+                          f"the server says the feed was removed for good (410 Gone) at {url}",
+                          status=status, retry_after=retry_after)
+    if status in (401, 403):
+        return FetchError(FetchErrorKind.FORBIDDEN,
+                          f"the server refused the bot ({status}); the site may block automated "
+                          "readers or need a login", status=status, retry_after=retry_after)
+    if status == 429:
+        return FetchError(FetchErrorKind.RATE_LIMITED,
+                          f"the server says the bot asks too often (429){wait}",
+                          status=status, retry_after=retry_after)
+    if status == 503:
+        return FetchError(FetchErrorKind.UNAVAILABLE,
+                          f"the server is temporarily unavailable (503){wait}",
+                          status=status, retry_after=retry_after)
+    side = "server had an error" if status >= 500 else "server refused the request"
+    return FetchError(FetchErrorKind.HTTP_ERROR, f"the {side} (HTTP {status})",
+                      status=status, retry_after=retry_after)
+
+
+def _client_error(exc: aiohttp.ClientError, url: str, limits: FetchLimits) -> FetchError:
+    host = urlsplit(url).hostname or url
+    # Order matters: the specific aiohttp classes subclass the general ones below them.
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        return FetchError(FetchErrorKind.TLS,
+                          f"certificate error: {host} did not present a valid certificate "
+                          f"({exc.certificate_error})")
+    if isinstance(exc, aiohttp.ClientSSLError):
+        return FetchError(FetchErrorKind.TLS, f"certificate error: the secure connection to "
+                          f"{host} failed ({exc})")
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        return FetchError(FetchErrorKind.TIMEOUT, f"{host} did not accept a connection within "
+                          f"{limits.connect_timeout:g} seconds")
+    if isinstance(exc, aiohttp.ServerTimeoutError):
+        return FetchError(FetchErrorKind.TIMEOUT, f"{host} stopped sending data for "
+                          f"{limits.read_timeout:g} seconds")
+    if isinstance(exc, aiohttp.ClientConnectorDNSError):
+        return FetchError(FetchErrorKind.DNS, f"the host name {host} could not be found (DNS)")
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        reason = exc.os_error.strerror or str(exc.os_error)
+        return FetchError(FetchErrorKind.CONNECTION, f"could not connect to {host}: {reason}")
+    if isinstance(exc, aiohttp.InvalidURL):
+        return FetchError(FetchErrorKind.INVALID_URL, f"the address {url!r} is not valid")
+    if isinstance(exc, aiohttp.ClientPayloadError):
+        return FetchError(FetchErrorKind.CONNECTION, f"the download from {host} was cut off or "
+                          "its compression was broken")
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return FetchError(FetchErrorKind.CONNECTION,
+                          f"{host} closed the connection without answering")
+    if isinstance(exc, aiohttp.ClientResponseError):
+        return FetchError(FetchErrorKind.HTTP_ERROR,
+                          f"{host} sent a response the bot could not understand ({exc.message})")
+    return FetchError(FetchErrorKind.CONNECTION, f"the connection to {host} failed ({exc})")
