@@ -63,3 +63,202 @@ def posts_log() -> str:
 def held() -> str:
     """STREAM of posts that could not be delivered (bot removed, chat gone): kept, not lost."""
     return f"{PREFIX}:deliveries:held"
+
+
+# -- the bot (commands, roles, registry, subscriptions, review) --------------------------------
+# User ids are ints and chats validated ids/@usernames before they reach these builders; feeds
+# are named by feed_id (a hash), pending previews and review cards by random hex tokens.
+
+AUDIT_KEEP = 1_000                # audit entries kept (newest first)
+PENDING_TTL_S = 2 * 86_400        # an unanswered /push preview or /addfeed question lives this long
+REVIEW_TTL_S = 30 * 86_400        # a review card's data lives this long after its last change
+
+
+def bot_editors() -> str:
+    """SET of user ids made editors by /addeditor (config editors are not stored)."""
+    return f"{PREFIX}:bot:editors"
+
+
+def bot_audit() -> str:
+    """LIST of editor actions (JSON: who, what, when), newest first."""
+    return f"{PREFIX}:bot:audit"
+
+
+def bot_user_lang() -> str:
+    """HASH user id -> language chosen with /lang (ar | en)."""
+    return f"{PREFIX}:bot:lang"
+
+
+def bot_rate(user_id: int, window: int) -> str:
+    """STRING counter of one user's commands in one rate-limit window (expires with it)."""
+    return f"{PREFIX}:bot:rate:{int(user_id)}:{int(window)}"
+
+
+def bot_pending(token: str) -> str:
+    """HASH of a pending /push preview or /addfeed question, by random token."""
+    return f"{PREFIX}:bot:pending:{token}"
+
+
+def bot_feeds() -> str:
+    """HASH feed_id -> JSON feed config, for feeds added with /addfeed."""
+    return f"{PREFIX}:bot:feeds"
+
+
+def bot_channels() -> str:
+    """HASH chat -> JSON channel config, for channels added with /channels add."""
+    return f"{PREFIX}:bot:channels"
+
+
+def bot_paused_feeds() -> str:
+    """SET of feed ids paused with /pause."""
+    return f"{PREFIX}:bot:paused:feeds"
+
+
+def bot_paused_channels() -> str:
+    """SET of chats paused with /pause."""
+    return f"{PREFIX}:bot:paused:channels"
+
+
+def bot_registry_version() -> str:
+    """STRING counter bumped on every feed/channel/pause change, so pollers reload cheaply."""
+    return f"{PREFIX}:bot:registry:version"
+
+
+def bot_feed_subscribers(feed_id: str) -> str:
+    """SET of private chat ids subscribed to a feed."""
+    return f"{PREFIX}:bot:subs:feed:{feed_id}"
+
+
+def bot_user_subscriptions(chat: str) -> str:
+    """SET of feed ids a private chat is subscribed to."""
+    return f"{PREFIX}:bot:subs:user:{chat}"
+
+
+def bot_updates_lock() -> str:
+    """STRING replica id of the one replica allowed to long-poll getUpdates (with expiry)."""
+    return f"{PREFIX}:bot:updates:lock"
+
+
+def bot_review_inbox() -> str:
+    """ZSET review card -> time it may be (re)tried: pieces waiting for a card in review_chat
+    (a replica leases an entry by pushing its score ahead while it posts the card)."""
+    return f"{PREFIX}:bot:review:inbox"
+
+
+def bot_review(card: str) -> str:
+    """HASH of one review card: the article, its deliveries, state, who decided."""
+    return f"{PREFIX}:bot:review:{card}"
+
+
+def bot_review_schedule() -> str:
+    """ZSET review card -> unix time it is to be published."""
+    return f"{PREFIX}:bot:review:schedule"
+
+
+def bot_review_awaiting_edit(chat: str, message_id: int) -> str:
+    """STRING review card whose new excerpt is expected as a reply to this prompt message."""
+    return f"{PREFIX}:bot:review:edit:{chat}:{int(message_id)}"
+
+
+# -- delivery: per-chat queues, leases, rate limits (delivery/queue.py, delivery/ratelimit.py) --
+# The stream `deliveries()` is the intake; senders route its entries into one ordered queue per
+# chat. Chats appear in these keys as validated ids/@usernames (see chat_posted above).
+
+DELIVERY_BAND = 10_000_000_000   # added to a bulk post's score so editors' pushes sort first
+
+
+def delivery_items() -> str:
+    """HASH stream entry id -> delivery JSON, for every routed delivery not yet done."""
+    return f"{PREFIX}:deliveries:items"
+
+
+def delivery_attempts() -> str:
+    """HASH entry id -> failed attempts (and `<id>:maybe` when a send may have gone out)."""
+    return f"{PREFIX}:deliveries:attempts"
+
+
+def delivery_chat_queue(chat: str) -> str:
+    """ZSET entry id -> (band + article time): one chat's queued deliveries, in sending order.
+    Lua scripts append the chat to `delivery_chat_queue("")`, so the chat must stay last."""
+    return f"{PREFIX}:deliveries:chat:{chat}"
+
+
+def delivery_ready(priority: int) -> str:
+    """ZSET chat -> ms (Redis time) from which it may be claimed; 1: its head is a push."""
+    return f"{PREFIX}:deliveries:ready:{1 if priority else 0}"
+
+
+def delivery_leased() -> str:
+    """ZSET chat -> ms when its sender's lease runs out (a chat being sent to now)."""
+    return f"{PREFIX}:deliveries:leased"
+
+
+def delivery_owners() -> str:
+    """HASH chat -> token of the sender holding its lease."""
+    return f"{PREFIX}:deliveries:owners"
+
+
+def delivery_blocked() -> str:
+    """HASH chat -> why the bot cannot post there (forbidden, not found): its posts are held."""
+    return f"{PREFIX}:deliveries:blocked"
+
+
+def delivery_migrated() -> str:
+    """HASH old chat -> new chat id, for groups upgraded to supergroups."""
+    return f"{PREFIX}:deliveries:migrated"
+
+
+def ratelimit_overall() -> str:
+    """ZSET send slots (ms, Redis time) of the whole bot: a sliding-window log."""
+    return f"{PREFIX}:ratelimit:overall"
+
+
+def ratelimit_chat(chat: str) -> str:
+    """ZSET send slots of one chat (per-chat limit). Lua appends the chat to ratelimit_chat("")."""
+    return f"{PREFIX}:ratelimit:chat:{chat}"
+
+
+def ratelimit_group(chat: str) -> str:
+    """ZSET send slots of one group/channel (per-minute limit). Lua appends the chat likewise."""
+    return f"{PREFIX}:ratelimit:group:{chat}"
+
+
+def ratelimit_seq() -> str:
+    """STRING counter making the members of the rate-limit logs unique."""
+    return f"{PREFIX}:ratelimit:seq"
+
+
+def ratelimit_pause() -> str:
+    """STRING ms (Redis time) until which no replica sends (a flood-wait on the whole bot)."""
+    return f"{PREFIX}:ratelimit:pause"
+
+
+def ratelimit_recent_429() -> str:
+    """ZSET chat -> ms of its last 429, to tell a chat's flood-wait from the bot's."""
+    return f"{PREFIX}:ratelimit:recent429"
+
+
+# -- feeds: adaptive seen windows, content hashes, cross-feed title fingerprints (feeds/poller.py)
+# A feed's seen set holds its identity keys cut to 16 hex characters; its window follows the
+# feed's size (twice the keys of its current items, at least SEEN_MIN_WINDOW, at most
+# SEEN_WINDOW), so a typical feed's set stays in Redis' compact encoding (128 entries or fewer).
+
+SEEN_MIN_WINDOW = 120            # identity keys a feed's seen set keeps at least
+FINGERPRINT_WINDOW_S = 48 * 3600  # the same title from another feed within this is a duplicate
+
+
+def feed_content(feed_id: str) -> str:
+    """HASH article uid (cut like the seen set) -> its content hash as last seen, for one feed:
+    trimmed with the seen set; a changed hash is an edited article."""
+    return f"{PREFIX}:feed:{feed_id}:content"
+
+
+def chat_fingerprints(chat: str) -> str:
+    """ZSET title fingerprint -> time posted, and `<fingerprint>@<feed_id>` -> time that feed
+    posted it, for one chat; trimmed to the fingerprint window."""
+    return f"{PREFIX}:chat:{chat}:fingerprints"
+
+
+def ratelimit_last() -> str:
+    """STRING the newest slot (ms) handed out under the overall limit (pacing starts there)."""
+    return f"{PREFIX}:ratelimit:overall:last"

@@ -1,0 +1,550 @@
+"""Editors' management commands: /feeds, /addfeed, /removefeed, /pause, /resume, /channels,
+/status. (/push is in push.py.)"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from datetime import datetime
+from urllib.parse import urljoin, urlsplit
+from zoneinfo import ZoneInfo
+
+from telegram import ChatMember, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram.constants import ChatAction, ChatType
+from telegram.error import BadRequest, Forbidden, TelegramError
+
+from bot.app import NashirContext
+from bot.handlers.common import (
+    answer,
+    check_chat,
+    check_url,
+    edit,
+    join_lines,
+    local_time,
+    reply,
+    translator_for,
+    user_label,
+)
+from bot.handlers.push import fetch_error_text
+from bot.i18n import N_, Html, Translator
+from bot.publishing import Claim, is_token, new_token
+from config.schema import ChannelConfig, FeedConfig
+from feeds.errors import FeedParseError, FetchError, FetchErrorKind
+from feeds.models import feed_id_for
+from store import keys
+
+logger = logging.getLogger(__name__)
+
+COMMON_FEED_PATHS = ("/feed", "/rss", "/feed.xml", "/rss.xml", "/atom.xml", "/index.xml")
+MAX_DISCOVERY_TRIES = 8
+
+
+# -- /feeds ------------------------------------------------------------------------------------
+
+async def _feed_health(context: NashirContext, feeds: list[FeedConfig]
+                       ) -> list[tuple[str, dict[str, str]]]:
+    """For each feed: paused | failing (also broken and gone) | ok | new, and its state hash;
+    the same reading of the state as the status page and the metrics (ops.metrics)."""
+    from ops.metrics import feed_health
+
+    async with context.data.redis.pipeline(transaction=False) as pipe:
+        for feed in feeds:
+            pipe.hgetall(keys.feed_state(feed_id_for(feed.url)))
+        states = await pipe.execute()
+    result = []
+    for feed, state in zip(feeds, states):
+        health = feed_health(state)
+        if feed.paused:
+            result.append(("paused", state))
+        elif health in ("failing", "broken", "gone"):
+            result.append(("failing", state))
+        else:
+            result.append(("new" if health == "new" else "ok", state))
+    return result
+
+
+_HEALTH_MARK = {"paused": "⏸", "failing": "⚠️", "ok": "✅", "new": "⏳"}
+
+
+async def feeds_page(context: NashirContext, t: Translator, page: int
+                     ) -> tuple[Html, InlineKeyboardMarkup | None]:
+    config = await context.data.registry.current()
+    titles = await context.data.registry.feed_titles()
+    feeds = list(config.feeds)
+    if not feeds:
+        return t("No feeds yet. Add one with /addfeed URL CHANNEL."), None
+    size = context.data.feeds_page_size
+    pages = (len(feeds) + size - 1) // size
+    page = max(0, min(page, pages - 1))
+    shown = feeds[page * size:(page + 1) * size]
+    lines = [t("<b>Feeds</b> ({page}/{pages})", page=page + 1, pages=pages)]
+    rows = []
+    healths = await _feed_health(context, shown)
+    for (number, feed), (health, state) in zip(enumerate(shown, start=page * size + 1), healths):
+        feed_id = feed_id_for(feed.url)
+        title = titles.get(feed_id) or feed.url
+        chats = ", ".join(target.chat for target in feed.channels)
+        lines.append(t("{number}. {mark} <b>{title}</b> → {chats}", number=number,
+                       mark=Html(_HEALTH_MARK[health]), title=title, chats=chats))
+        lines.append(t("    {url}", url=feed.url))
+        if health == "failing" and state.get("last_error"):
+            lines.append(t("    last error: {error}", error=state["last_error"][:150]))
+        if feed.mode == "review":
+            lines.append(t("    every item goes to review first"))
+        toggle = "r" if feed.paused else "p"
+        label = t.button("Resume {number}", number=number) if feed.paused else \
+            t.button("Pause {number}", number=number)
+        rows.append(InlineKeyboardButton(label, callback_data=f"f:{page}:{feed_id}:{toggle}"))
+    keyboard = [rows[i:i + 3] for i in range(0, len(rows), 3)]
+    nav = []
+    if page > 0:
+        nav.append(InlineKeyboardButton("◀", callback_data=f"f:{page - 1}"))
+    if page < pages - 1:
+        nav.append(InlineKeyboardButton("▶", callback_data=f"f:{page + 1}"))
+    if nav:
+        keyboard.append(nav)
+    return Html("\n".join(lines)), InlineKeyboardMarkup(keyboard)
+
+
+async def feeds_command(update: Update, context: NashirContext) -> None:
+    args = context.args or []
+    if args and args[0].lower() == "export":
+        from bot.opml import export_feeds
+
+        await export_feeds(update, context)
+        return
+    t = await translator_for(update, context)
+    if args:
+        await reply(update, t("Usage: /feeds, or /feeds export for an OPML file"))
+        return
+    text, markup = await feeds_page(context, t, 0)
+    await reply(update, text, markup=markup)
+
+
+async def feeds_pressed(update: Update, context: NashirContext) -> None:
+    query = update.callback_query
+    if query is None:
+        return
+    t = await translator_for(update, context)
+    parts = (query.data or "").split(":")
+    try:
+        page = int(parts[1])
+    except (IndexError, ValueError):
+        await answer(update, t("This button no longer works."))
+        return
+    notice = ""
+    if len(parts) == 4:
+        feed_id, toggle = parts[2], parts[3]
+        config = await context.data.registry.current()
+        feed = next((f for f in config.feeds if feed_id_for(f.url) == feed_id), None)
+        if feed is None:
+            await answer(update, t("That feed is no longer followed."), alert=True)
+        else:
+            await context.data.registry.set_feed_paused(feed.url, toggle == "p")
+            user = update.effective_user
+            await context.data.audit.record(user.id if user else 0, user_label(update),
+                                            "feed.pause" if toggle == "p" else "feed.resume",
+                                            feed.url)
+            notice = t("Paused.") if toggle == "p" else t("Resumed.")
+    if notice:
+        await answer(update, notice)
+    else:
+        await answer(update, "")
+    text, markup = await feeds_page(context, t, page)
+    message = query.message if isinstance(query.message, Message) else None
+    await edit(message, text, markup=markup)
+
+
+# -- /addfeed ----------------------------------------------------------------------------------
+
+class AddFeedError(Exception):
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.text = text
+
+
+async def _fetch_parsed(context: NashirContext, url: str):  # noqa: ANN202
+    from feeds.parser import parse_feed
+    from feeds.safety import check_url_allowed
+
+    data = context.data
+    await check_url_allowed(url, data.allow_networks)
+    result = await data.fetcher.fetch(url, trusted=False, allow_networks=data.allow_networks)
+    if result.body is None:
+        raise FeedParseError("the address returned an empty response, not a feed",
+                             kind=FetchErrorKind.EMPTY)
+    parsed = await asyncio.to_thread(parse_feed, result.body, feed_url=result.url or url,
+                                     content_type=result.content_type)
+    return result.url or url, parsed
+
+
+async def discover_feed(context: NashirContext, t: Translator, url: str):  # noqa: ANN201
+    """(feed URL, ParsedFeed) for `url`: a feed itself, or a page/site that advertises one
+    (<link rel="alternate">) or has one at a common path."""
+    try:
+        return await _fetch_parsed(context, url)
+    except FetchError as exc:
+        raise AddFeedError(fetch_error_text(t, exc)) from None
+    except FeedParseError as exc:
+        if exc.kind in (FetchErrorKind.CHALLENGE, FetchErrorKind.UNSAFE_XML):
+            raise AddFeedError(t("That address cannot be used: {reason}",
+                                 reason=exc.message)) from None
+        advertised = list(exc.feed_links)
+    parts = urlsplit(url)
+    root = f"{parts.scheme}://{parts.netloc}"
+    candidates: list[str] = []
+    for candidate in advertised + [urljoin(root, path) for path in COMMON_FEED_PATHS]:
+        if candidate not in candidates and candidate != url:
+            candidates.append(candidate)
+    for candidate in candidates[:MAX_DISCOVERY_TRIES]:
+        try:
+            return await _fetch_parsed(context, candidate)
+        except (FetchError, FeedParseError) as exc:
+            logger.info("no feed at %s: %s", candidate, exc)
+            if isinstance(exc, FetchError) and exc.kind is FetchErrorKind.BLOCKED_ADDRESS:
+                continue
+    raise AddFeedError(t("I found no feed at that address, nor one the page points to."))
+
+
+async def addfeed(update: Update, context: NashirContext) -> None:
+    t = await translator_for(update, context)
+    args = context.args or []
+    if len(args) != 2:
+        await reply(update, t("Usage: /addfeed URL CHANNEL"))
+        return
+    url = check_url(args[0])
+    if url is None:
+        await reply(update, t("That is not a web address I can fetch; it must start with "
+                              "http:// or https://."))
+        return
+    chat = check_chat(args[1])
+    channel = await context.data.registry.find_channel(chat) if chat else None
+    if channel is None:
+        await reply(update, t("I do not know the channel {chat}. /channels lists them.",
+                              chat=args[1]))
+        return
+    if update.effective_chat is not None:
+        try:
+            await update.effective_chat.send_action(ChatAction.TYPING)
+        except TelegramError:
+            pass
+    try:
+        feed_url, parsed = await discover_feed(context, t, url)
+    except AddFeedError as exc:
+        await reply(update, exc.text)
+        return
+    existing = await context.data.registry.find_feed(feed_url)
+    if existing is not None:
+        await reply(update, t("That feed is already followed ({url}).", url=feed_url))
+        return
+    token = new_token()
+    user = update.effective_user
+    title = parsed.title or feed_url
+    await context.data.pending.create(keys.bot_pending(token), {
+        "kind": "addfeed", "state": "open", "user_id": user.id if user else 0,
+        "feed_url": feed_url, "chat": channel.chat, "title": title,
+        "items": len(parsed.articles),
+    }, keys.PENDING_TTL_S)
+    lines = [t("<b>Feed found:</b> {title}", title=title), t("{url}", url=feed_url)]
+    if parsed.articles:
+        newest = parsed.articles[0]
+        lines.append(t("Newest item: {title}", title=newest.title or newest.url))
+        lines.append(t("Items in the feed now: {count}", count=len(parsed.articles)))
+    else:
+        lines.append(t("The feed has no items yet."))
+    lines.append(t("Posts go to {chat}. What should I do with the items already in it?",
+                   chat=channel.chat))
+    markup = InlineKeyboardMarkup([
+        [InlineKeyboardButton(t.button("Nothing: only new ones"), callback_data=f"a:{token}:none")],
+        [InlineKeyboardButton(t.button("Post the newest"), callback_data=f"a:{token}:latest")],
+        [InlineKeyboardButton(t.button("Post all {count}", count=len(parsed.articles)),
+                              callback_data=f"a:{token}:all")],
+        [InlineKeyboardButton(t.button("Cancel"), callback_data=f"a:{token}:c")],
+    ])
+    await reply(update, join_lines(t, lines), markup=markup)
+
+
+_FIRST_RUN_TEXT = {"none": N_("only new items will be posted"),
+                   "latest": N_("the newest item will be posted, then new ones"),
+                   "all": N_("every item in the feed will be posted, then new ones")}
+
+
+async def addfeed_pressed(update: Update, context: NashirContext) -> None:
+    query = update.callback_query
+    if query is None:
+        return
+    t = await translator_for(update, context)
+    parts = (query.data or "").split(":")
+    message = query.message if isinstance(query.message, Message) else None
+    if len(parts) != 3 or parts[2] not in ("none", "latest", "all", "c") or \
+            not is_token(parts[1]):
+        await answer(update, t("This button no longer works."))
+        return
+    key = keys.bot_pending(parts[1])
+    record = await context.data.pending.get(key)
+    if not record or record.get("kind") != "addfeed":
+        await answer(update, t("This question has expired. Send /addfeed again."), alert=True)
+        if message is not None:
+            try:
+                await message.edit_reply_markup(None)
+            except TelegramError:
+                pass
+        return
+    user = update.effective_user
+    uid = user.id if user else 0
+    choice = parts[2]
+    won = await context.data.pending.claim(key, ["open"], "cancelled" if choice == "c" else "done",
+                                           uid)
+    if won != Claim.WON:
+        await answer(update, t("This was already answered."), alert=True)
+        return
+    if choice == "c":
+        await answer(update, t("Cancelled."))
+        await edit(message, t("✖️ Not added: cancelled by {name}.", name=user_label(update)))
+        return
+    feed_url, chat, title = record["feed_url"], record["chat"], record.get("title") or ""
+    if await context.data.registry.find_feed(feed_url) is not None:
+        await answer(update, t("That feed is already followed ({url}).", url=feed_url), alert=True)
+        return
+    await context.data.registry.add_feed(feed_url, chat, first_run=choice, title=title,
+                                         user_id=uid)
+    await context.data.audit.record(uid, user_label(update), "feed.add",
+                                    f"{feed_url} -> {chat} (first run: {choice})")
+    await answer(update, t("Feed added."))
+    await edit(message, join_lines(t, [
+        t("✅ Following {title} → {chat}.", title=title, chat=chat),
+        t("{url}", url=feed_url),
+        t("Existing items: {what}.", what=Html(t.raw(_FIRST_RUN_TEXT[choice]))),
+    ]))
+
+
+# -- /removefeed, /pause, /resume -------------------------------------------------------------
+
+async def removefeed(update: Update, context: NashirContext) -> None:
+    t = await translator_for(update, context)
+    args = context.args or []
+    if len(args) != 1 or check_url(args[0]) is None:
+        await reply(update, t("Usage: /removefeed URL"))
+        return
+    registry = context.data.registry
+    feed = await registry.find_feed(check_url(args[0]) or "")
+    if feed is None:
+        await reply(update, t("That feed is not followed. /feeds lists the feeds."))
+        return
+    if registry.is_declared_feed(feed.url):
+        await reply(update, t("That feed is in the config file; remove it there, or /pause it."))
+        return
+    await registry.remove_feed(feed.url)
+    user = update.effective_user
+    await context.data.audit.record(user.id if user else 0, user_label(update), "feed.remove",
+                                    feed.url)
+    await reply(update, t("✅ Feed removed: {url}", url=feed.url))
+
+
+async def _pause_or_resume(update: Update, context: NashirContext, paused: bool) -> None:
+    t = await translator_for(update, context)
+    args = context.args or []
+    usage = t("Usage: /pause URL-or-CHANNEL") if paused else t("Usage: /resume URL-or-CHANNEL")
+    if len(args) != 1:
+        await reply(update, usage)
+        return
+    registry = context.data.registry
+    user = update.effective_user
+    uid, name = (user.id if user else 0), user_label(update)
+    chat = check_chat(args[0])
+    if chat is not None:
+        channel = await registry.find_channel(chat)
+        if channel is None:
+            await reply(update, t("I do not know the channel {chat}. /channels lists them.",
+                                  chat=args[0]))
+            return
+        await registry.set_channel_paused(channel.chat, paused)
+        await context.data.audit.record(uid, name, "channel.pause" if paused else "channel.resume",
+                                        channel.chat)
+        await reply(update, t("⏸ Channel {chat} paused: nothing is posted there until /resume.",
+                              chat=channel.chat) if paused else
+                    t("▶️ Channel {chat} resumed.", chat=channel.chat))
+        return
+    url = check_url(args[0])
+    feed = await registry.find_feed(url) if url else None
+    if feed is None:
+        await reply(update, t("That is neither a followed feed nor a channel. /feeds and "
+                              "/channels list them."))
+        return
+    await registry.set_feed_paused(feed.url, paused)
+    await context.data.audit.record(uid, name, "feed.pause" if paused else "feed.resume",
+                                    feed.url)
+    await reply(update, t("⏸ Feed paused: {url}", url=feed.url) if paused else
+                t("▶️ Feed resumed: {url}", url=feed.url))
+
+
+async def pause(update: Update, context: NashirContext) -> None:
+    await _pause_or_resume(update, context, True)
+
+
+async def resume(update: Update, context: NashirContext) -> None:
+    await _pause_or_resume(update, context, False)
+
+
+# -- /channels ---------------------------------------------------------------------------------
+
+async def channels_command(update: Update, context: NashirContext) -> None:
+    t = await translator_for(update, context)
+    args = context.args or []
+    if args and args[0].lower() == "add":
+        await _add_channel(update, context, t, args[1:])
+        return
+    if args and args[0].lower() == "remove":
+        await _remove_channel(update, context, t, args[1:])
+        return
+    if args:
+        await reply(update, t("Usage: /channels, /channels add CHANNEL [ar|en], "
+                              "/channels remove CHANNEL"))
+        return
+    registry = context.data.registry
+    config = await registry.current()
+    lines = [t("<b>Channels</b>")]
+    for channel in config.channels:
+        source = t.raw("config file") if registry.is_declared_channel(channel.chat) else \
+            t.raw("added by command")
+        state = t.raw("paused") if channel.paused else t.raw("active")
+        lines.append(t("• {chat} ({lang}): {state}, {source}", chat=channel.chat,
+                       lang=channel.language, state=state, source=source))
+    if not config.channels:
+        lines.append(t("No channels yet."))
+    lines.append(t("Add one with /channels add CHANNEL [ar|en] after making me an "
+                   "administrator there with the right to post."))
+    await reply(update, join_lines(t, lines))
+
+
+def _bot_may_post(member: ChatMember, chat_type: str) -> bool:
+    status = member.status
+    if status == ChatMember.OWNER:
+        return True
+    if chat_type == ChatType.CHANNEL:
+        return status == ChatMember.ADMINISTRATOR and bool(
+            getattr(member, "can_post_messages", False))
+    if status == ChatMember.ADMINISTRATOR:
+        return True
+    if status == ChatMember.RESTRICTED:
+        return bool(getattr(member, "can_send_messages", False))
+    return status == ChatMember.MEMBER
+
+
+async def _add_channel(update: Update, context: NashirContext, t: Translator,
+                       args: list[str]) -> None:
+    if not 1 <= len(args) <= 2 or (len(args) == 2 and args[1].lower() not in ("ar", "en")):
+        await reply(update, t("Usage: /channels add CHANNEL [ar|en]"))
+        return
+    chat = check_chat(args[0])
+    if chat is None:
+        await reply(update, t("A channel is written @name or as a numeric id like "
+                              "-1001234567890."))
+        return
+    language = args[1].lower() if len(args) == 2 else "ar"
+    registry = context.data.registry
+    if await registry.find_channel(chat) is not None:
+        await reply(update, t("{chat} is already one of the channels.", chat=chat))
+        return
+    bot = context.bot
+    chat_id: int | str = int(chat) if chat.lstrip("-").isdigit() else chat
+    try:
+        found = await bot.get_chat(chat_id)
+        member = await bot.get_chat_member(found.id, bot.id)
+    except (BadRequest, Forbidden) as exc:
+        logger.info("channel check failed for %s: %s", chat, exc)
+        await reply(update, t("I cannot see {chat}. Add me to it as an administrator with the "
+                              "right to post, then try again.", chat=chat))
+        return
+    if found.type == ChatType.PRIVATE:
+        await reply(update, t("{chat} is a person, not a channel or group.", chat=chat))
+        return
+    if not _bot_may_post(member, found.type):
+        await reply(update, t("I am not allowed to post in {chat}. Make me an administrator "
+                              "with the right to post messages, then try again.", chat=chat))
+        return
+    user = update.effective_user
+    uid = user.id if user else 0
+    await registry.add_channel(ChannelConfig(chat=chat, language=language),
+                               title=found.title or chat, user_id=uid)
+    await context.data.audit.record(uid, user_label(update), "channel.add",
+                                    f"{chat} ({language})")
+    await reply(update, t("✅ Channel added: {chat} ({title}), posts in {lang}.", chat=chat,
+                          title=found.title or chat, lang=language))
+
+
+async def _remove_channel(update: Update, context: NashirContext, t: Translator,
+                          args: list[str]) -> None:
+    chat = check_chat(args[0]) if len(args) == 1 else None
+    if chat is None:
+        await reply(update, t("Usage: /channels remove CHANNEL"))
+        return
+    registry = context.data.registry
+    channel = await registry.find_channel(chat)
+    if channel is None:
+        await reply(update, t("I do not know the channel {chat}. /channels lists them.",
+                              chat=chat))
+        return
+    if registry.is_declared_channel(channel.chat):
+        await reply(update, t("That channel is in the config file; remove it there, or /pause "
+                              "it."))
+        return
+    await registry.remove_channel(channel.chat)
+    user = update.effective_user
+    await context.data.audit.record(user.id if user else 0, user_label(update),
+                                    "channel.remove", channel.chat)
+    await reply(update, t("✅ Channel removed: {chat}", chat=channel.chat))
+
+
+# -- /status -----------------------------------------------------------------------------------
+
+async def status(update: Update, context: NashirContext) -> None:
+    t = await translator_for(update, context)
+    data = context.data
+    redis = data.redis
+    from ops.metrics import queue_state
+
+    depth, _oldest, held = await queue_state(redis)
+    config = await data.registry.current()
+    titles = await data.registry.feed_titles()
+    counts = {"ok": 0, "failing": 0, "paused": 0, "new": 0}
+    failing: list[tuple[str, str]] = []
+    for feed, (health, state) in zip(config.feeds, await _feed_health(context, list(config.feeds))):
+        counts[health] += 1
+        if health == "failing":
+            failing.append((titles.get(feed_id_for(feed.url)) or feed.url,
+                            state.get("last_error") or ""))
+    zone = ZoneInfo(config.timezone)
+    midnight = datetime.now(zone).replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
+    posts_today, last_post = 0, 0.0
+    for raw in await redis.lrange(keys.posts_log(), 0, -1):
+        try:
+            when = float(json.loads(raw).get("time") or 0)
+        except (ValueError, TypeError, AttributeError):
+            continue
+        last_post = max(last_post, when)
+        if when >= midnight:
+            posts_today += 1
+    lines = [
+        t("<b>Status</b>"),
+        t("Queue: {depth} waiting to be sent; {held} held back.", depth=depth, held=held),
+        t("Feeds: {ok} healthy, {failing} failing, {paused} paused, {new} not polled yet.",
+          **counts),
+    ]
+    for title, error in failing[:5]:
+        lines.append(t("⚠️ {title}: {error}", title=title, error=error[:120] or "?"))
+    lines.append(t("Posts today: {count}.", count=posts_today))
+    if last_post:
+        lines.append(t("Last post: {time}.", time=local_time(context, last_post, with_date=True)))
+    else:
+        lines.append(t("No post yet."))
+    actions = await data.audit.latest(10)
+    if actions:
+        lines.append("")
+        lines.append(t("<b>Last actions</b>"))
+        for entry in actions:
+            lines.append(t("{time} {who}: {action} {detail}",
+                           time=local_time(context, entry.time, with_date=True),
+                           who=entry.user_name or entry.user_id, action=entry.action,
+                           detail=entry.detail[:100]))
+    await reply(update, join_lines(t, lines))

@@ -1,0 +1,61 @@
+"""Owners' commands: /editors, /addeditor ID, /removeeditor ID."""
+from __future__ import annotations
+
+from telegram import Update
+
+from bot.app import NashirContext, register_editor_commands, unregister_editor_commands
+from bot.handlers.common import check_user_id, join_lines, reply, translator_for, user_label
+
+
+async def editors(update: Update, context: NashirContext) -> None:
+    t = await translator_for(update, context)
+    roles = context.data.roles
+    added = await roles.added_editors()
+    lines = [t("<b>Owners</b>: {ids}", ids=", ".join(map(str, sorted(roles.owners))) or "-"),
+             t("<b>Editors in the config file</b>: {ids}",
+               ids=", ".join(map(str, sorted(roles.config_editors))) or "-"),
+             t("<b>Editors added by command</b>: {ids}", ids=", ".join(map(str, added)) or "-")]
+    await reply(update, join_lines(t, lines))
+
+
+async def addeditor(update: Update, context: NashirContext) -> None:
+    t = await translator_for(update, context)
+    args = context.args or []
+    user_id = check_user_id(args[0]) if len(args) == 1 else None
+    if user_id is None:
+        await reply(update, t("Usage: /addeditor ID (the user's numeric Telegram id)"))
+        return
+    roles = context.data.roles
+    if user_id in roles.owners or user_id in roles.config_editors:
+        await reply(update, t("{id} is already an editor (config file).", id=user_id))
+        return
+    if not await roles.add_editor(user_id):
+        await reply(update, t("{id} is already an editor.", id=user_id))
+        return
+    me = update.effective_user
+    await context.data.audit.record(me.id if me else 0, user_label(update), "editor.add",
+                                    str(user_id))
+    await register_editor_commands(context.application, user_id)  # type: ignore[arg-type]
+    await reply(update, t("✅ {id} is now an editor.", id=user_id))
+
+
+async def removeeditor(update: Update, context: NashirContext) -> None:
+    t = await translator_for(update, context)
+    args = context.args or []
+    user_id = check_user_id(args[0]) if len(args) == 1 else None
+    if user_id is None:
+        await reply(update, t("Usage: /removeeditor ID"))
+        return
+    roles = context.data.roles
+    if user_id in roles.owners or user_id in roles.config_editors:
+        await reply(update, t("{id} is named in the config file; remove them there.",
+                              id=user_id))
+        return
+    if not await roles.remove_editor(user_id):
+        await reply(update, t("{id} is not an editor.", id=user_id))
+        return
+    me = update.effective_user
+    await context.data.audit.record(me.id if me else 0, user_label(update), "editor.remove",
+                                    str(user_id))
+    await unregister_editor_commands(context.application, user_id)  # type: ignore[arg-type]
+    await reply(update, t("✅ {id} is no longer an editor.", id=user_id))

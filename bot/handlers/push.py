@@ -1,0 +1,390 @@
+"""/push URL [CHANNEL]: fetch a page (address safety, size limits), extract the article, show the
+post exactly as it will appear with buttons to publish to each channel, to all, or cancel.
+
+Callback data: ``p:<token>:t:<index>`` (one channel), ``p:<token>:a`` (all),
+``p:<token>:f`` (publish anyway where it was posted already), ``p:<token>:c`` (cancel).
+The token names a Redis hash holding the article and the target chats; nothing a user typed is
+in the callback data.
+"""
+from __future__ import annotations
+
+import asyncio
+import html
+import json
+import logging
+import re
+import time
+from datetime import UTC, datetime
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, Message, Update
+from telegram.constants import ChatAction
+from telegram.error import BadRequest, TelegramError
+
+from bot.app import NashirContext
+from bot.handlers.common import (
+    answer,
+    check_chat,
+    check_url,
+    edit,
+    local_time,
+    reply,
+    translator_for,
+    user_label,
+)
+from bot.i18n import Html, Translator
+from bot.publishing import Claim, article_from_json, article_to_json, is_token, new_token
+from bot.services import Role
+from config.schema import ChannelConfig
+from feeds.errors import FetchError, FetchErrorKind
+from feeds.models import Article
+from store import keys
+
+logger = logging.getLogger(__name__)
+
+MIN_ARTICLE_CHARS = 150
+_TAG = re.compile(r"<[^>]*>")
+
+
+class PushError(Exception):
+    """A /push that cannot go on; `text` is the reply, already translated."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.text = text
+
+
+def fetch_error_text(t: Translator, exc: FetchError) -> Html:
+    """An editor-readable sentence for a failed fetch, in their language."""
+    kind = exc.kind
+    if kind is FetchErrorKind.BLOCKED_ADDRESS:
+        return t("That address points to a private or local network; I do not fetch such "
+                 "addresses.")
+    if kind is FetchErrorKind.INVALID_URL:
+        return t("That address is not valid.")
+    if kind is FetchErrorKind.TOO_LARGE:
+        return t("The page is too large for me to fetch.")
+    if kind is FetchErrorKind.DNS:
+        return t("The site's name could not be found.")
+    if kind is FetchErrorKind.TIMEOUT:
+        return t("The site did not answer in time. Try again later.")
+    if kind in (FetchErrorKind.NOT_FOUND, FetchErrorKind.GONE):
+        return t("The page was not found there (HTTP {status}).", status=exc.status or 404)
+    if kind in (FetchErrorKind.FORBIDDEN, FetchErrorKind.CHALLENGE):
+        return t("The site refused to give me the page.")
+    return t("The page could not be fetched: {reason}", reason=exc.message)
+
+
+def plain_length(post_html: str) -> int:
+    """Characters Telegram counts for this HTML (tags removed, entities decoded)."""
+    return len(html.unescape(_TAG.sub("", post_html)).strip())
+
+
+async def fetch_article(context: NashirContext, t: Translator, url: str) -> Article:
+    """The article at `url`, or PushError with the reason."""
+    from feeds.article_page import NotAnArticle, extract_article
+    from feeds.safety import check_url_allowed
+
+    data = context.data
+    try:
+        await check_url_allowed(url, data.allow_networks)
+        result = await data.fetcher.fetch(url, trusted=False, allow_networks=data.allow_networks)
+    except FetchError as exc:
+        logger.info("push fetch failed: %r", exc, extra={"url": url})
+        raise PushError(fetch_error_text(t, exc)) from None
+    content_type = (result.content_type or "").lower()
+    if result.body is None or not result.body.strip():
+        raise PushError(t("The page is empty."))
+    if content_type and not any(kind in content_type for kind in ("html", "xml", "text")):
+        raise PushError(t("That address is not a web page (it is {kind}).",
+                          kind=content_type.split(";")[0]))
+    try:
+        article = await asyncio.to_thread(extract_article, result.body, result.url or url)
+    except NotAnArticle:
+        raise PushError(t("I found no article on that page.")) from None
+    text = html.unescape(_TAG.sub(" ", article.content_html)).strip()
+    if not article.title or len(text) < MIN_ARTICLE_CHARS:
+        raise PushError(t("I found no article on that page."))
+    return article
+
+
+def _markup(t: Translator, token: str, chats: list[str]) -> InlineKeyboardMarkup:
+    rows = [[InlineKeyboardButton(t.button("Publish to {chat}", chat=chat),
+                                  callback_data=f"p:{token}:t:{index}")]
+            for index, chat in enumerate(chats)]
+    if len(chats) > 1:
+        rows.append([InlineKeyboardButton(t.button("Publish to all"),
+                                          callback_data=f"p:{token}:a")])
+    rows.append([InlineKeyboardButton(t.button("Cancel"), callback_data=f"p:{token}:c")])
+    return InlineKeyboardMarkup(rows)
+
+
+async def push(update: Update, context: NashirContext) -> None:
+    t = await translator_for(update, context)
+    args = context.args or []
+    if not args or len(args) > 2:
+        await reply(update, t("Usage: /push URL [CHANNEL]"))
+        return
+    url = check_url(args[0])
+    if url is None:
+        await reply(update, t("That is not a web address I can fetch; it must start with "
+                              "http:// or https://."))
+        return
+    registry = context.data.registry
+    config = await registry.current()
+    if len(args) == 2:
+        chat = check_chat(args[1])
+        channel = await registry.find_channel(chat) if chat else None
+        if channel is None:
+            await reply(update, t("I do not know the channel {chat}. /channels lists them.",
+                                  chat=args[1]))
+            return
+        if channel.paused:
+            await reply(update, t("The channel {chat} is paused; /resume it first.",
+                                  chat=channel.chat))
+            return
+        targets = [channel]
+    else:
+        targets = [c for c in config.channels if not c.paused]
+        if not targets:
+            await reply(update, t("There is no channel to publish to. /channels lists them."))
+            return
+    chat_obj = update.effective_chat
+    if chat_obj is not None:
+        try:
+            await chat_obj.send_action(ChatAction.TYPING)
+        except TelegramError:
+            pass
+    try:
+        article = await fetch_article(context, t, url)
+    except PushError as exc:
+        await reply(update, exc.text)
+        return
+    await show_preview(update, context, t, article, targets)
+
+
+async def show_preview(update: Update, context: NashirContext, t: Translator, article: Article,
+                       targets: list[ChannelConfig]) -> None:
+    from formatters.errors import UnrenderableArticle
+
+    data = context.data
+    first_seen = datetime.fromtimestamp(time.time(), UTC)
+    try:
+        post = data.publisher.render(article, targets[0], first_seen)
+    except UnrenderableArticle as exc:
+        await reply(update, t("This article cannot be posted: {reason}", reason=exc.reason))
+        return
+    token = new_token()
+    key = keys.bot_pending(token)
+    user = update.effective_user
+    chats = [c.chat for c in targets]
+    await data.pending.create(key, {
+        "kind": "push", "state": "open", "user_id": user.id if user else 0,
+        "article": article_to_json(article), "channels": json.dumps(chats),
+        "url": article.url, "preview_html": post.html, "preview_url": post.preview_url or "",
+        "photo": 1 if post.photo_url else 0,
+    }, keys.PENDING_TTL_S)
+    markup = _markup(t, token, chats)
+    await data.audit.record(user.id if user else 0, user_label(update), "push.preview",
+                            article.url)
+    message = await _send_post(update, post.html, post.photo_url, post.preview_url, markup)
+    if message is None:
+        return
+    await data.pending.update(key, {"photo": 1 if message.photo else 0,
+                                    "preview_chat": message.chat_id,
+                                    "preview_message": message.message_id})
+
+
+async def _send_post(update: Update, post_html: str, photo_url: str | None,
+                     preview_url: str | None, markup: InlineKeyboardMarkup) -> Message | None:
+    chat = update.effective_chat
+    if chat is None:
+        return None
+    if photo_url:
+        try:
+            return await chat.send_photo(photo_url, caption=post_html, reply_markup=markup)
+        except BadRequest as exc:
+            logger.info("preview photo refused (%s); showing the text", exc)
+    preview = (LinkPreviewOptions(url=preview_url) if preview_url
+               else LinkPreviewOptions(is_disabled=True))
+    return await chat.send_message(post_html, reply_markup=markup, link_preview_options=preview)
+
+
+# -- button presses ----------------------------------------------------------------------------
+
+async def push_pressed(update: Update, context: NashirContext) -> None:
+    from bot.handlers.common import allowed
+
+    query = update.callback_query
+    if query is None:
+        return
+    t = await translator_for(update, context)
+    user = update.effective_user
+    role = await context.data.roles.role(user.id if user else None)
+    if not allowed(role, Role.EDITOR):
+        logger.warning("refused push button to user %s", user.id if user else None)
+        await answer(update, t("Sorry, this is for the publication's editors. "
+                               "Send /help to see what you can do."), alert=True)
+        return
+    parts = (query.data or "").split(":")
+    if len(parts) < 3:
+        await answer(update, t("This button no longer works."))
+        return
+    token, action = parts[1], parts[2]
+    if not is_token(token):
+        await answer(update, t("This button no longer works."))
+        return
+    data = context.data
+    key = keys.bot_pending(token)
+    record = await data.pending.get(key)
+    message = query.message if isinstance(query.message, Message) else None
+    if not record or record.get("kind") != "push":
+        await answer(update, t("This preview has expired. Send /push again."), alert=True)
+        if message is not None:
+            try:
+                await message.edit_reply_markup(None)
+            except TelegramError:
+                pass
+        return
+    chats: list[str] = json.loads(record["channels"])
+    name = user_label(update)
+    uid = user.id if user else 0
+    article = article_from_json(record["article"])
+    now = time.time()
+
+    if action == "c":
+        won = await data.pending.claim(key, ["open", "dup"], "cancelled", uid)
+        if won != Claim.WON:
+            await _already(update, t, record)
+            return
+        await data.audit.record(uid, name, "push.cancel", article.url)
+        await answer(update, t("Cancelled."))
+        await _show_outcome(context, record, message, t("✖️ Cancelled by {name} at {time}.",
+                                                         name=name, time=local_time(context, now)))
+        return
+
+    if action in ("a", "t"):
+        if action == "t":
+            try:
+                targets = [chats[int(parts[3])]]
+            except (IndexError, ValueError):
+                await answer(update, t("This button no longer works."))
+                return
+        else:
+            targets = chats
+        won = await data.pending.claim(key, ["open"], "publishing", uid)
+        if won != Claim.WON:
+            await _already(update, t, record)
+            return
+        channels, missing = await _channels(context, targets)
+        result = await data.publisher.publish(article, channels)
+        await data.audit.record(uid, name, "push.publish",
+                                f"{article.url} -> {', '.join(result.queued) or '-'}"
+                                + (f" (already there: {', '.join(result.duplicates)})"
+                                   if result.duplicates else ""))
+        lines = []
+        if result.queued:
+            lines.append(t("✅ Published to {chats} at {time} by {name}.",
+                           chats=", ".join(result.queued), time=local_time(context, now),
+                           name=name))
+        for chat, reason in result.failed:
+            lines.append(t("Not posted to {chat}: {reason}", chat=chat, reason=reason))
+        for chat in missing:
+            lines.append(t("The channel {chat} is gone or paused; nothing was sent there.",
+                           chat=chat))
+        markup = None
+        if result.duplicates:
+            await data.pending.update(key, {"state": "dup",
+                                            "dup_chats": json.dumps(list(result.duplicates))})
+            lines.append(t("⚠️ Already posted in {chats}. Publish it again anyway?",
+                           chats=", ".join(result.duplicates)))
+            markup = InlineKeyboardMarkup([
+                [InlineKeyboardButton(t.button("Publish anyway"), callback_data=f"p:{token}:f")],
+                [InlineKeyboardButton(t.button("Cancel"), callback_data=f"p:{token}:c")],
+            ])
+            await answer(update, t("Already posted there."))
+        else:
+            await data.pending.update(key, {"state": "published" if result.queued else "failed"})
+            await answer(update, t("Published.") if result.queued else t("Nothing was sent."))
+        await _show_outcome(context, record, message, Html("\n".join(lines)), markup)
+        return
+
+    if action == "f":
+        won = await data.pending.claim(key, ["dup"], "publishing", uid)
+        if won != Claim.WON:
+            await _already(update, t, record)
+            return
+        dup_chats = json.loads(record.get("dup_chats") or "[]")
+        channels, missing = await _channels(context, dup_chats)
+        result = await data.publisher.publish_anyway(article, channels)
+        await data.pending.update(key, {"state": "published"})
+        lines = [t("✅ Published again to {chats} at {time} by {name}.",
+                   chats=", ".join(result.queued) or "-", time=local_time(context, now),
+                   name=name)]
+        for chat in missing:
+            lines.append(t("The channel {chat} is gone or paused; nothing was sent there.",
+                           chat=chat))
+        await data.audit.record(uid, name, "push.publish_anyway",
+                                f"{article.url} -> {', '.join(result.queued)}")
+        await answer(update, t("Published."))
+        await _show_outcome(context, record, message, Html("\n".join(lines)))
+        return
+    await answer(update, t("This button no longer works."))
+
+
+async def _already(update: Update, t: Translator, record: dict[str, str]) -> None:
+    state = record.get("state", "")
+    if state in ("published", "publishing"):
+        text = t("This preview was already published.")
+    elif state == "cancelled":
+        text = t("This preview was cancelled.")
+    else:
+        text = t("This preview was already handled.")
+    await answer(update, text, alert=True)
+
+
+async def _channels(context: NashirContext, chats: list[str]
+                    ) -> tuple[list[ChannelConfig], list[str]]:
+    found, missing = [], []
+    for chat in chats:
+        channel = await context.data.registry.find_channel(chat)
+        if channel is None or channel.paused:
+            missing.append(chat)
+        else:
+            found.append(channel)
+    return found, missing
+
+
+async def _show_outcome(context: NashirContext, record: dict[str, str], message: Message | None,
+                        status: str, markup: InlineKeyboardMarkup | None = None) -> None:
+    """Edit the preview: what happened above the post. When the two do not fit one message,
+    the buttons go and the status is sent as a reply to the preview."""
+    if message is None:
+        return
+    post_html = record.get("preview_html", "")
+    is_photo = bool(message.photo)
+    limit = 1024 if is_photo else 4096
+    combined = f"{status}\n\n{post_html}"
+    if plain_length(combined) <= limit:
+        if is_photo:
+            ok = await edit(message, combined, markup=markup)
+        else:
+            preview_url = record.get("preview_url") or None
+            try:
+                await message.edit_text(
+                    combined, reply_markup=markup,
+                    link_preview_options=(LinkPreviewOptions(url=preview_url) if preview_url
+                                          else LinkPreviewOptions(is_disabled=True)))
+                ok = True
+            except TelegramError as exc:
+                logger.info("could not edit the preview: %s", exc)
+                ok = False
+        if ok:
+            return
+    try:
+        await message.edit_reply_markup(markup)
+    except TelegramError as exc:
+        logger.info("could not change the preview's buttons: %s", exc)
+    try:
+        await message.reply_text(status, do_quote=True)
+    except TelegramError as exc:
+        logger.info("could not send the push outcome: %s", exc)

@@ -1,0 +1,235 @@
+"""Review cards (buttons and excerpt replies) and OPML files sent to the bot.
+
+Callback data of cards: ``r:<card>:p`` publish now, ``r:<card>:s`` schedule (then
+``r:<card>:s:<minutes|t8>``), ``r:<card>:u`` unschedule, ``r:<card>:b`` back, ``r:<card>:e``
+edit the excerpt, ``r:<card>:x`` reject."""
+from __future__ import annotations
+
+import logging
+import time
+
+from telegram import ForceReply, Message, Update
+from telegram.error import TelegramError
+
+from bot.app import NashirContext
+from bot.handlers.common import allowed, answer, reply, translator_for, user_label
+from bot.handlers.errors import stray_text
+from bot.publishing import Claim, is_token
+from bot.services import Role
+from store import keys
+
+logger = logging.getLogger(__name__)
+
+MAX_EXCERPT_CHARS = 1500
+
+
+async def _editor(update: Update, context: NashirContext) -> bool:
+    user = update.effective_user
+    role = await context.data.roles.role(user.id if user else None)
+    return allowed(role, Role.EDITOR)
+
+
+async def card_pressed(update: Update, context: NashirContext) -> None:
+    query = update.callback_query
+    if query is None:
+        return
+    desk = context.data.review
+    t = await translator_for(update, context)
+    if not await _editor(update, context):
+        user = update.effective_user
+        logger.warning("refused review button to user %s", user.id if user else None)
+        await answer(update, t("Sorry, this is for the publication's editors. "
+                               "Send /help to see what you can do."), alert=True)
+        return
+    parts = (query.data or "").split(":")
+    if len(parts) < 3:
+        await answer(update, t("This button no longer works."))
+        return
+    card, action = parts[1], parts[2]
+    if not is_token(card):
+        await answer(update, t("This button no longer works."))
+        return
+    key = keys.bot_review(card)
+    record = await context.data.redis.hgetall(key)
+    if not record:
+        await answer(update, t("This card has expired."), alert=True)
+        return
+    user = update.effective_user
+    uid, name = (user.id if user else 0), user_label(update)
+    now = time.time()
+    url = desk._url(record)  # noqa: SLF001 - same package
+
+    if action == "p":
+        won = await context.data.pending.claim(key, ["open", "scheduled"], "publishing", uid)
+        if won != Claim.WON:
+            await _decided(update, context, record)
+            return
+        await context.data.redis.zrem(keys.bot_review_schedule(), card)
+        await context.data.redis.hset(key, "decided_name", name)
+        queued, duplicates, failed = await desk.publish(card, record)
+        await context.data.redis.hset(key, "state", "published")
+        await answer(update, t("Published."))
+        await context.data.audit.record(uid, name, "review.publish",
+                                        f"{url} -> {', '.join(queued) or '-'}")
+        status = await desk.outcome_status(queued, duplicates, failed, name, desk.local(now))
+        await desk.refresh_card(context.bot, card, status, None)
+        return
+
+    if action == "s" and len(parts) == 3:
+        if record.get("state") not in ("open",):
+            await _decided(update, context, record)
+            return
+        await answer(update, t("Choose when to publish."))
+        await _markup(query.message, desk.schedule_buttons(card))
+        return
+
+    if action == "s":
+        when = desk.schedule_time(parts[3], now)
+        if when is None:
+            await answer(update, t("This button no longer works."))
+            return
+        won = await context.data.pending.claim(key, ["open"], "scheduled", uid)
+        if won != Claim.WON:
+            await _decided(update, context, record)
+            return
+        await context.data.redis.hset(key, mapping={"scheduled_for": when, "decided_name": name})
+        await context.data.redis.zadd(keys.bot_review_schedule(), {card: when})
+        await context.data.audit.record(uid, name, "review.schedule",
+                                        f"{url} at {desk.local(when)}")
+        await answer(update, t("Scheduled."))
+        await desk.refresh_card(context.bot, card,
+                                desk.t("🕒 Scheduled for {time} by {who}.", time=desk.local(when),
+                                       who=name),
+                                desk.buttons(card, scheduled=True))
+        return
+
+    if action == "u":
+        won = await context.data.pending.claim(key, ["scheduled"], "open", uid)
+        if won != Claim.WON:
+            await _decided(update, context, record)
+            return
+        await context.data.redis.zrem(keys.bot_review_schedule(), card)
+        await context.data.audit.record(uid, name, "review.unschedule", url)
+        await answer(update, t("Unscheduled."))
+        await desk.refresh_card(context.bot, card,
+                                desk.t("📝 <b>For review</b> → {chats}",
+                                       chats=", ".join(desk._chats(record))),  # noqa: SLF001
+                                desk.buttons(card))
+        return
+
+    if action == "b":
+        await answer(update, "")
+        scheduled = record.get("state") == "scheduled"
+        await _markup(query.message, desk.buttons(card, scheduled=scheduled)
+                      if record.get("state") in ("open", "scheduled") else None)
+        return
+
+    if action == "x":
+        won = await context.data.pending.claim(key, ["open", "scheduled"], "rejected", uid)
+        if won != Claim.WON:
+            await _decided(update, context, record)
+            return
+        await context.data.redis.zrem(keys.bot_review_schedule(), card)
+        await context.data.redis.hset(key, "decided_name", name)
+        await context.data.audit.record(uid, name, "review.reject", url)
+        await answer(update, t("Rejected."))
+        await desk.refresh_card(context.bot, card,
+                                desk.t("✖️ Rejected by {who} at {time}.", who=name,
+                                       time=desk.local(now)), None)
+        return
+
+    if action == "e":
+        if record.get("state") not in ("open", "scheduled"):
+            await _decided(update, context, record)
+            return
+        await answer(update, t("Reply with the new excerpt."))
+        chat = update.effective_chat
+        if chat is None:
+            return
+        prompt = await chat.send_message(
+            t("Reply to this message with the new excerpt (at most {limit} characters).",
+              limit=MAX_EXCERPT_CHARS),
+            reply_markup=ForceReply(selective=True))
+        await context.data.redis.set(keys.bot_review_awaiting_edit(str(chat.id),
+                                                                   prompt.message_id),
+                                     card, ex=keys.REVIEW_TTL_S)
+        return
+    await answer(update, t("This button no longer works."))
+
+
+async def _decided(update: Update, context: NashirContext, record: dict[str, str]) -> None:
+    t = await translator_for(update, context)
+    who = record.get("decided_name") or record.get("decided_by") or "?"
+    state = record.get("state", "")
+    if state in ("published", "publishing"):
+        text = t("Already published by {who}.", who=who)
+    elif state == "rejected":
+        text = t("Already rejected by {who}.", who=who)
+    elif state == "scheduled":
+        text = t("Already scheduled by {who}.", who=who)
+    else:
+        text = t("Someone else decided first.")
+    await answer(update, text, alert=True)
+
+
+async def _markup(message: object, markup: object) -> None:
+    if not isinstance(message, Message):
+        return
+    try:
+        await message.edit_reply_markup(markup)  # type: ignore[arg-type]
+    except TelegramError as exc:
+        logger.info("could not change the card's buttons: %s", exc)
+
+
+async def reply_received(update: Update, context: NashirContext) -> None:
+    """A reply to a review card or to its excerpt prompt: the new excerpt."""
+    message = update.message
+    chat = update.effective_chat
+    if message is None or chat is None or message.reply_to_message is None:
+        return
+    card = await context.data.redis.get(
+        keys.bot_review_awaiting_edit(str(chat.id), message.reply_to_message.message_id))
+    if card is None:
+        await stray_text(update, context)
+        return
+    t = await translator_for(update, context)
+    if not await _editor(update, context):
+        await reply(update, t("Sorry, this is for the publication's editors. "
+                              "Send /help to see what you can do."))
+        return
+    text = (message.text or "").strip()
+    if not text or len(text) > MAX_EXCERPT_CHARS:
+        await reply(update, t("The excerpt must be between 1 and {limit} characters.",
+                              limit=MAX_EXCERPT_CHARS))
+        return
+    desk = context.data.review
+    if not await desk.set_excerpt(card, text):
+        await reply(update, t("That piece was already decided; the excerpt was not changed."))
+        return
+    user = update.effective_user
+    name = user_label(update)
+    record = await context.data.redis.hgetall(keys.bot_review(card))
+    await context.data.audit.record(user.id if user else 0, name, "review.edit_excerpt",
+                                    desk._url(record))  # noqa: SLF001
+    scheduled = record.get("state") == "scheduled"
+    status = (desk.t("🕒 Scheduled for {time}; excerpt edited by {who}.",
+                     time=desk.local(float(record.get("scheduled_for") or 0)), who=name)
+              if scheduled else
+              desk.t("📝 <b>For review</b> → {chats}; excerpt edited by {who}.",
+                     chats=", ".join(desk._chats(record)), who=name))  # noqa: SLF001
+    await desk.refresh_card(context.bot, card, status, desk.buttons(card, scheduled=scheduled))
+    await reply(update, t("✅ Excerpt updated on the card."))
+
+
+async def document_received(update: Update, context: NashirContext) -> None:
+    """An OPML file from an editor: import its feeds (see bot.opml)."""
+    from bot.opml import import_document
+
+    if not await _editor(update, context):
+        t = await translator_for(update, context)
+        chat = update.effective_chat
+        if chat is not None and chat.type == "private":
+            await reply(update, t("Sorry, this is for the publication's editors. "
+                                  "Send /help to see what you can do."))
+        return
+    await import_document(update, context)

@@ -1,0 +1,155 @@
+"""OPML in and out through the bot: an editor sends an .opml file (caption: the channel) and
+each feed in it is checked and added, with progress shown by editing one message; `/feeds
+export` sends the feeds back as an OPML file."""
+from __future__ import annotations
+
+import io
+import logging
+import time
+from xml.etree.ElementTree import Element, SubElement, tostring
+
+from defusedxml import ElementTree as SafeET
+from telegram import InputFile, Message, Update
+from telegram.error import TelegramError
+
+from bot.app import NashirContext
+from bot.handlers.common import check_chat, check_url, edit, join_lines, reply, translator_for, user_label
+from bot.i18n import Translator
+from config.schema import BotConfig
+from feeds.errors import FeedParseError, FetchError
+from feeds.models import feed_id_for
+
+logger = logging.getLogger(__name__)
+
+MAX_OPML_BYTES = 1_000_000
+MAX_OPML_FEEDS = 200
+PROGRESS_EVERY_S = 1.0
+
+
+class OpmlError(ValueError):
+    """The file is not a usable OPML document."""
+
+
+def parse_opml(data: bytes) -> list[tuple[str, str]]:
+    """(xmlUrl, title) of every feed outline, in document order, without repeats."""
+    try:
+        root = SafeET.fromstring(data)
+    except Exception as exc:  # defusedxml raises several types for unsafe or broken XML
+        raise OpmlError(f"not a readable OPML file ({exc.__class__.__name__})") from None
+    if root.tag.lower() != "opml":
+        raise OpmlError("not an OPML file (the root element is not <opml>)")
+    found: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for outline in root.iter():
+        if not isinstance(outline.tag, str) or outline.tag.lower() != "outline":
+            continue
+        attrs = {k.lower(): v for k, v in outline.attrib.items()}
+        url = (attrs.get("xmlurl") or "").strip()
+        if url and url not in seen:
+            seen.add(url)
+            found.append((url, (attrs.get("title") or attrs.get("text") or "").strip()))
+    return found
+
+
+def build_opml(config: BotConfig, titles: dict[str, str]) -> bytes:
+    root = Element("opml", version="2.0")
+    head = SubElement(root, "head")
+    SubElement(head, "title").text = "Nashir feeds"
+    body = SubElement(root, "body")
+    for feed in config.feeds:
+        title = titles.get(feed_id_for(feed.url)) or feed.url
+        SubElement(body, "outline", type="rss", text=title, title=title, xmlUrl=feed.url,
+                   category=",".join(t.chat for t in feed.channels))
+    return b'<?xml version="1.0" encoding="utf-8"?>\n' + tostring(root, encoding="utf-8")
+
+
+async def export_feeds(update: Update, context: NashirContext) -> None:
+    t = await translator_for(update, context)
+    config = await context.data.registry.current()
+    data = build_opml(config, await context.data.registry.feed_titles())
+    chat = update.effective_chat
+    if chat is None:
+        return
+    user = update.effective_user
+    await context.data.audit.record(user.id if user else 0, user_label(update), "opml.export",
+                                    f"{len(config.feeds)} feeds")
+    await chat.send_document(InputFile(io.BytesIO(data), filename="nashir-feeds.opml"),
+                             caption=t("{count} feeds.", count=len(config.feeds)))
+
+
+async def import_document(update: Update, context: NashirContext) -> None:
+    from bot.handlers.editor import _fetch_parsed
+
+    t = await translator_for(update, context)
+    message = update.message
+    if message is None or message.document is None:
+        return
+    document = message.document
+    name = (document.file_name or "").lower()
+    if not name.endswith((".opml", ".xml")):
+        await reply(update, t("I can import an OPML file (.opml). Send it with the channel as "
+                              "the caption, like @channel."))
+        return
+    if (document.file_size or 0) > MAX_OPML_BYTES:
+        await reply(update, t("That file is too large (at most 1 MB)."))
+        return
+    chat = check_chat((message.caption or "").strip())
+    channel = await context.data.registry.find_channel(chat) if chat else None
+    if channel is None:
+        await reply(update, t("Write the channel the feeds should post to as the file's "
+                              "caption, like @channel."))
+        return
+    try:
+        telegram_file = await document.get_file()
+        data = bytes(await telegram_file.download_as_bytearray())
+        entries = parse_opml(data[:MAX_OPML_BYTES])
+    except OpmlError as exc:
+        await reply(update, t("That file cannot be used: {reason}", reason=str(exc)))
+        return
+    if not entries:
+        await reply(update, t("The file lists no feeds."))
+        return
+    entries = entries[:MAX_OPML_FEEDS]
+    progress = await reply(update, t("Checking {count} feeds…", count=len(entries)))
+    user = update.effective_user
+    uid = user.id if user else 0
+    added, present, failed = 0, 0, []
+    last_edit = time.monotonic()
+    for index, (raw_url, title) in enumerate(entries, start=1):
+        url = check_url(raw_url)
+        if url is None:
+            failed.append((raw_url, t.raw("not a web address")))
+        elif await context.data.registry.find_feed(url) is not None:
+            present += 1
+        else:
+            try:
+                feed_url, parsed = await _fetch_parsed(context, url)
+                await context.data.registry.add_feed(feed_url, channel.chat, first_run="latest",
+                                                     title=parsed.title or title or feed_url,
+                                                     user_id=uid)
+                added += 1
+            except (FetchError, FeedParseError) as exc:
+                failed.append((url, exc.message))
+        if time.monotonic() - last_edit >= PROGRESS_EVERY_S and index < len(entries):
+            await _progress(progress, t, index, len(entries), added, present, len(failed))
+            last_edit = time.monotonic()
+    await context.data.audit.record(uid, user_label(update), "opml.import",
+                                    f"{added} added, {present} already, {len(failed)} failed "
+                                    f"-> {channel.chat}")
+    lines = [t("✅ Import finished: {added} added, {present} already followed, {failed} failed.",
+               added=added, present=present, failed=len(failed))]
+    for url, reason in failed[:10]:
+        lines.append(t("• {url}: {reason}", url=url, reason=reason[:120]))
+    final = join_lines(t, lines)
+    if not await edit(progress, final):
+        await reply(update, final)
+
+
+async def _progress(message: Message | None, t: Translator, done: int, total: int, added: int,
+                    present: int, failed: int) -> None:
+    try:
+        await edit(message, t("Checking feeds: {done}/{total} ({added} added, {present} already "
+                              "followed, {failed} failed)…", done=done, total=total,
+                              added=added, present=present, failed=failed))
+    except TelegramError as exc:
+        logger.info("progress edit failed: %s", exc)

@@ -1,0 +1,63 @@
+"""Subscribers: private chats that get a feed's posts. Two sets per relation (feed -> chats,
+chat -> feeds) written together, so both directions are cheap."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+
+import redis.asyncio as aioredis
+
+from delivery.models import Delivery
+from feeds.models import feed_id_for
+from store import keys
+
+
+async def subscribers_of(redis: aioredis.Redis, feed_url: str) -> list[str]:
+    """Private chat ids subscribed to the feed at `feed_url` (for the poller's fan-out)."""
+    return sorted(await redis.smembers(keys.bot_feed_subscribers(feed_id_for(feed_url))))
+
+
+async def subscriber_copies(redis: aioredis.Redis, feed_url: str,
+                            deliveries: Sequence[Delivery | None]) -> list[Delivery]:
+    """One copy of the feed's post for each subscriber's private chat (the poller appends these
+    to the deliveries it queues, so the same dedup applies per chat). The copy is the post as
+    rendered for the feed's first channel that got one; none when no channel got one."""
+    base = next((d for d in deliveries if d is not None), None)
+    if base is None:
+        return []
+    targets = {d.chat for d in deliveries if d is not None}
+    return [replace(base, chat=chat, topic=None, priority=0)
+            for chat in await subscribers_of(redis, feed_url) if chat not in targets]
+
+
+async def subscriptions_of(redis: aioredis.Redis, chat: str) -> set[str]:
+    """Feed ids the chat is subscribed to."""
+    return set(await redis.smembers(keys.bot_user_subscriptions(chat)))
+
+
+async def subscribe(redis: aioredis.Redis, chat: str, feed_id: str) -> bool:
+    """True when the chat was not subscribed before."""
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.sadd(keys.bot_feed_subscribers(feed_id), chat)
+        pipe.sadd(keys.bot_user_subscriptions(chat), feed_id)
+        added, _ = await pipe.execute()
+    return bool(added)
+
+
+async def unsubscribe(redis: aioredis.Redis, chat: str, feed_id: str) -> bool:
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.srem(keys.bot_feed_subscribers(feed_id), chat)
+        pipe.srem(keys.bot_user_subscriptions(chat), feed_id)
+        removed, _ = await pipe.execute()
+    return bool(removed)
+
+
+async def forget_chat(redis: aioredis.Redis, chat: str) -> int:
+    """Drop every subscription of a chat (the user blocked the bot); returns how many."""
+    feed_ids = await redis.smembers(keys.bot_user_subscriptions(chat))
+    async with redis.pipeline(transaction=True) as pipe:
+        for feed_id in feed_ids:
+            pipe.srem(keys.bot_feed_subscribers(feed_id), chat)
+        pipe.delete(keys.bot_user_subscriptions(chat))
+        await pipe.execute()
+    return len(feed_ids)
