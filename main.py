@@ -69,7 +69,8 @@ async def open_runtime(settings: Settings, config: BotConfig, redis_url: str,
             bot = make_bot(settings.token or "", settings.api_url)
             await bot.initialize()
             stack.push_async_callback(bot.shutdown)
-            transport = TelegramTransport(bot)
+            transport = TelegramTransport(bot, allow_networks=config.allow_networks)
+            stack.push_async_callback(transport.aclose)
         yield Runtime(settings, config, Store(redis), DeliveryQueue(redis, consumer),
                       Fetcher(session, limits), transport, bot)
 
@@ -95,6 +96,13 @@ class EmbeddedOrExternalRedis:
             self.embedded.stop()
 
 
+def _limits(settings: Settings):  # type: ignore[no-untyped-def]
+    from delivery.ratelimit import RateLimits
+
+    # The preview has no rate limits to respect; Telegram's are the defaults.
+    return RateLimits.unlimited() if settings.dry_run else RateLimits()
+
+
 # -- commands ----------------------------------------------------------------------------------
 
 async def cmd_once(settings: Settings, config: BotConfig, redis_url: str) -> int:
@@ -109,7 +117,7 @@ async def cmd_once(settings: Settings, config: BotConfig, redis_url: str) -> int
         for outcome in outcomes:
             if outcome.status == "error":
                 print(f"feed {outcome.feed_url}: {outcome.error}", file=sys.stderr)
-        sender = Sender(rt.queue, rt.transport)  # type: ignore[arg-type]
+        sender = Sender(rt.queue, rt.transport, limits=_limits(settings))  # type: ignore[arg-type]
         remaining = await sender.drain(timeout=300)
         queued = sum(o.queued for o in outcomes)
         logger.info("once: %d feeds polled, %d posts queued, %d still queued", len(outcomes),
@@ -132,7 +140,7 @@ async def cmd_run(settings: Settings, config: BotConfig, redis_url: str) -> int:
     async with open_runtime(settings, config, redis_url, consumer=worker) as rt:
         poller = Poller(config, rt.store, rt.fetcher, worker_id=worker,  # type: ignore[arg-type]
                         on_health=HealthNotifier(config, rt.store))  # type: ignore[arg-type]
-        sender = Sender(rt.queue, rt.transport)  # type: ignore[arg-type]
+        sender = Sender(rt.queue, rt.transport, limits=_limits(settings))  # type: ignore[arg-type]
         mode = "dry-run (preview in %s)" % settings.preview_dir if settings.dry_run else "live"
         logger.info("Nashir running: %d feeds, %d channels, %s", len(config.feeds),
                     len(config.channels), mode)

@@ -4,6 +4,11 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, fields
 
+# Delivery.kind
+POST = "post"                  # a new message (text, or photo with caption)
+EDIT_TEXT = "edit_text"        # editMessageText of an earlier post
+EDIT_CAPTION = "edit_caption"  # editMessageCaption of an earlier photo post
+
 
 @dataclass(frozen=True, slots=True)
 class Delivery:
@@ -21,14 +26,23 @@ class Delivery:
     article_time: float = 0.0      # unix time of the article, for ordering
     queued_at: float = 0.0
     priority: int = 0              # 1 for editors' pushes: they go ahead of bulk fan-out
+    kind: str = POST               # post | edit_text | edit_caption
+    message_id: int | None = None  # for edits: the message to change
 
     def to_fields(self) -> dict[str, str]:
         """Flat string fields for a Redis stream entry."""
-        return {"d": json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":"))}
+        return {"d": self.to_json()}
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":"))
 
     @classmethod
     def from_fields(cls, data: dict[str, str]) -> Delivery:
-        raw = json.loads(data["d"])
+        return cls.from_json(data["d"])
+
+    @classmethod
+    def from_json(cls, text: str) -> Delivery:
+        raw = json.loads(text)
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in raw.items() if k in known})
 
@@ -37,12 +51,51 @@ class Delivery:
         """The chat as python-telegram-bot wants it: an int id or an @username."""
         return int(self.chat) if self.chat.lstrip("-").isdigit() else self.chat
 
+    @property
+    def is_edit(self) -> bool:
+        return self.kind in (EDIT_TEXT, EDIT_CAPTION)
+
+
+@dataclass(frozen=True, slots=True)
+class Posted:
+    """What a transport did with one delivery that Telegram accepted."""
+
+    message_id: int
+    media: str = "text"            # text | photo: what the message is (for later edits)
+    plain_fallback: bool = False   # Telegram refused the HTML; sent as plain text
+    photo: str = ""                # "" | url | upload | dropped: how the photo went
+
+
+@dataclass(frozen=True, slots=True)
+class SentRecord:
+    """The "sent" record of (chat, article): written before the queue entry is acknowledged."""
+
+    message_id: int
+    chat: str                      # where the message is (differs after a group migration)
+    media: str = "text"
+
+    def to_json(self) -> str:
+        return json.dumps({"message_id": self.message_id, "chat": self.chat,
+                           "media": self.media}, separators=(",", ":"))
+
+    @classmethod
+    def parse(cls, value: str, chat: str) -> SentRecord:
+        """Both this JSON and the bare message id earlier versions wrote."""
+        if value.lstrip("-").isdigit():
+            return cls(int(value), chat)
+        raw = json.loads(value)
+        return cls(int(raw["message_id"]), str(raw.get("chat") or chat),
+                   str(raw.get("media") or "text"))
+
 
 @dataclass(frozen=True, slots=True)
 class SendOutcome:
     """What happened to one delivery."""
 
     delivery: Delivery
-    status: str                    # sent | duplicate | held | retry
+    status: str                    # sent | edited | duplicate | held | retry | migrated
     message_id: int | None = None
     reason: str = ""
+    chat: str = ""                 # where it went (the new id after a migration)
+    possible_duplicate: bool = False   # an earlier attempt may have been posted too
+    answered_at: float = 0.0       # unix time of Telegram's answer (0: no answer)

@@ -1,226 +1,724 @@
-"""The sender: takes deliveries from the queue and posts them, handling each Telegram error on
-purpose. Transports (Telegram, dry-run preview) are swappable behind `Transport`."""
+"""The sender: claims chats from the shared queue and posts their deliveries, handling each
+Telegram error on purpose. Transports (Telegram, dry-run preview) are swappable behind
+`Transport`.
+
+One sender runs three kinds of tasks: a router (intake stream -> chat queues), a dispatcher
+(claims the next chat while fewer than `concurrency` sends are in flight) and one task per send.
+A send task sleeps until the slot the rate-limit log reserved for it, sends, and records the
+result in one Redis script. Errors, by kind:
+
+* 429 `retry_after`: the chat (or, when several chats got one, every chat on every replica)
+  waits exactly that long; counted.
+* group upgraded (`migrate_to_chat_id`): the chat's queue moves to the new id, a hook tells the
+  bot layer, the post goes there.
+* forbidden / chat not found / no rights: the chat is blocked and its posts held (kept in
+  Redis); the owners' hook is called once; a private user who blocked the bot is unsubscribed
+  through its own hook.
+* HTML refused: the same post as plain text (TelegramTransport), logged loudly, counted.
+* Photo URL refused: downloaded and uploaded, else posted without the photo.
+* 5xx, timeouts, dropped connections: retried with capped exponential backoff and jitter,
+  forever (an outage must not lose posts). When the failure may have come after Telegram took
+  the message, the eventual success is counted as a possible duplicate.
+* Redis unreachable: every loop backs off and retries; a finished send's record is retried
+  until Redis takes it, and no new chat is claimed meanwhile.
+"""
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import random
-from collections import defaultdict
-from collections.abc import Callable
-from typing import Protocol
+import time
+import warnings
+from collections import Counter
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol, TypeVar
+from uuid import uuid4
 
+import httpx
 from redis.exceptions import RedisError
-from telegram import Bot, LinkPreviewOptions
+from telegram import Bot, InputFile, LinkPreviewOptions
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TimedOut
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
+from telegram.warnings import PTBDeprecationWarning
 
-from delivery.models import Delivery, SendOutcome
-from delivery.queue import DeliveryQueue, QueuedDelivery
+from delivery.models import EDIT_CAPTION, POST, Delivery, Posted, SendOutcome
+from delivery.photos import PhotoFetcher
+from delivery.queue import Claim, DeliveryQueue, QueuedDelivery
+from delivery.ratelimit import RateLimits, SharedRateLimiter, is_group_chat
 from formatters.telegram_html import html_to_plain
 
 logger = logging.getLogger(__name__)
 
+REDIS_ERRORS = (RedisError, OSError)
+CAPTION_LIMIT = 1024
+
 _PHOTO_REFUSED = ("wrong file identifier", "failed to get http url content",
                   "wrong type of the web page content", "photo_invalid_dimensions",
-                  "wrong remote file", "image_process_failed")
+                  "wrong remote file", "image_process_failed", "photo_save_file_invalid",
+                  "file is too big", "webpage_media_empty", "webpage_curl_failed",
+                  "rights to send photos")
+# Texts that say the bot cannot post in the chat at all (as opposed to: this post is bad).
+_CHAT_UNUSABLE = ("chat not found", "need administrator rights", "not enough rights",
+                  "have no rights to send", "chat_write_forbidden", "chat_admin_required",
+                  "bot is not a member", "chat_restricted", "channel_private")
 
 
 class Transport(Protocol):
-    async def send(self, delivery: Delivery) -> int:
-        """Post the delivery; return the chat's message id."""
+    async def send(self, delivery: Delivery) -> int | Posted:
+        """Post the delivery (or apply the edit it carries); return the message id."""
         ...
 
 
+T = TypeVar("T")
+
+
+# -- Telegram ---------------------------------------------------------------------------------
+
+def _photo_refused(exc: BadRequest) -> bool:
+    text = str(exc).lower()
+    return any(s in text for s in _PHOTO_REFUSED)
+
+
+def _html_refused(exc: BadRequest) -> bool:
+    return "can't parse entities" in str(exc).lower()
+
+
 class TelegramTransport:
-    """Posts through python-telegram-bot's Bot (pointed at TELEGRAM_API_URL)."""
+    """Posts through python-telegram-bot's Bot (pointed at TELEGRAM_API_URL), with the
+    fallbacks that keep a post from being lost: plain text when the HTML is refused, an upload
+    (or no photo) when Telegram will not fetch the photo's URL."""
 
-    def __init__(self, bot: Bot) -> None:
+    def __init__(self, bot: Bot, *, photos: PhotoFetcher | None = None,
+                 allow_networks: Sequence[str] = (), paid_broadcast: bool = False) -> None:
+        """`allow_networks`: private networks the photo downloader may reach (the config's
+        `allow_networks`); ignored when a `photos` fetcher is given."""
         self.bot = bot
+        self.photos = photos if photos is not None else PhotoFetcher(
+            allow_networks=allow_networks)
+        self._own_photos = photos is None
+        self._extra: dict[str, Any] = {"allow_paid_broadcast": True} if paid_broadcast else {}
 
-    async def send(self, delivery: Delivery) -> int:
+    async def aclose(self) -> None:
+        """Close the photo downloader's HTTP session (when this transport made it)."""
+        if self._own_photos:
+            await self.photos.aclose()
+
+    async def send(self, delivery: Delivery) -> Posted:
+        if delivery.kind != POST:
+            return await self.edit(delivery)
         if delivery.photo_url:
+            return await self._photo_post(delivery)
+        return await self._text(delivery)
+
+    async def _photo_post(self, delivery: Delivery) -> Posted:
+        context = {"chat": delivery.chat, "article": delivery.uid, "url": delivery.photo_url}
+        try:
+            return await self._photo(delivery, delivery.photo_url or "", "url")
+        except BadRequest as exc:
+            if not _photo_refused(exc):
+                raise
+            logger.warning("Telegram would not fetch the photo (%s); downloading it", exc,
+                           extra=context)
+        photo = await self.photos.fetch(delivery.photo_url or "")
+        if photo is not None:
             try:
-                message = await self.bot.send_photo(
-                    chat_id=delivery.chat_id, photo=delivery.photo_url, caption=delivery.html,
-                    parse_mode=ParseMode.HTML, message_thread_id=delivery.topic,
-                )
-                return message.message_id
+                return await self._photo(delivery, InputFile(photo.data, filename=photo.filename),
+                                         "upload")
             except BadRequest as exc:
-                if not any(s in str(exc).lower() for s in _PHOTO_REFUSED):
+                if not _photo_refused(exc):
                     raise
-                logger.warning("Telegram would not take the photo (%s); posting without it",
-                               exc, extra={"chat": delivery.chat, "article": delivery.uid})
-        return await self._send_text(delivery, delivery.html, ParseMode.HTML)
+                logger.warning("Telegram refused the uploaded photo too (%s)", exc,
+                               extra=context)
+        logger.warning("posting without the photo", extra=context)
+        return replace(await self._text(delivery), photo="dropped")
 
-    async def send_plain(self, delivery: Delivery) -> int:
-        return await self._send_text(delivery, html_to_plain(delivery.html), None)
+    async def _photo(self, delivery: Delivery, photo: str | InputFile, how: str) -> Posted:
+        try:
+            message = await self.bot.send_photo(
+                chat_id=delivery.chat_id, photo=photo, caption=delivery.html,
+                parse_mode=ParseMode.HTML, message_thread_id=delivery.topic, **self._extra)
+            return Posted(message.message_id, media="photo", photo=how)
+        except BadRequest as exc:
+            if not _html_refused(exc):
+                raise
+            logger.error("TELEGRAM REFUSED THE HTML of a caption (%s); sending it as plain text",
+                         exc, extra={"chat": delivery.chat, "article": delivery.uid})
+        message = await self.bot.send_photo(
+            chat_id=delivery.chat_id, photo=photo,
+            caption=html_to_plain(delivery.html, limit=CAPTION_LIMIT),
+            message_thread_id=delivery.topic, **self._extra)
+        return Posted(message.message_id, media="photo", photo=how, plain_fallback=True)
 
-    async def _send_text(self, delivery: Delivery, text: str, parse_mode: str | None) -> int:
-        preview = (LinkPreviewOptions(url=delivery.preview_url) if delivery.preview_url
-                   else LinkPreviewOptions(is_disabled=True))
+    def _preview(self, delivery: Delivery) -> LinkPreviewOptions:
+        return (LinkPreviewOptions(url=delivery.preview_url) if delivery.preview_url
+                else LinkPreviewOptions(is_disabled=True))
+
+    async def _text(self, delivery: Delivery) -> Posted:
+        try:
+            message = await self.bot.send_message(
+                chat_id=delivery.chat_id, text=delivery.html, parse_mode=ParseMode.HTML,
+                link_preview_options=self._preview(delivery), message_thread_id=delivery.topic,
+                **self._extra)
+            return Posted(message.message_id)
+        except BadRequest as exc:
+            if not _html_refused(exc):
+                raise
+            logger.error("TELEGRAM REFUSED THE HTML (%s); sending the post as plain text", exc,
+                         extra={"chat": delivery.chat, "article": delivery.uid})
         message = await self.bot.send_message(
-            chat_id=delivery.chat_id, text=text, parse_mode=parse_mode,
-            link_preview_options=preview, message_thread_id=delivery.topic,
-        )
-        return message.message_id
+            chat_id=delivery.chat_id, text=html_to_plain(delivery.html),
+            link_preview_options=self._preview(delivery), message_thread_id=delivery.topic,
+            **self._extra)
+        return Posted(message.message_id, plain_fallback=True)
+
+    async def edit(self, delivery: Delivery) -> Posted:
+        """Change an earlier post (editMessageText, or editMessageCaption for a photo)."""
+        caption = delivery.kind == EDIT_CAPTION
+        media = "photo" if caption else "text"
+        message_id = int(delivery.message_id or 0)
+        plain = False
+        for parse_mode in (ParseMode.HTML, None):
+            text = delivery.html if parse_mode else html_to_plain(
+                delivery.html, limit=CAPTION_LIMIT if caption else 4096)
+            try:
+                if caption:
+                    await self.bot.edit_message_caption(
+                        chat_id=delivery.chat_id, message_id=message_id, caption=text,
+                        parse_mode=parse_mode)
+                else:
+                    await self.bot.edit_message_text(
+                        text, chat_id=delivery.chat_id, message_id=message_id,
+                        parse_mode=parse_mode, link_preview_options=self._preview(delivery))
+                return Posted(message_id, media=media, plain_fallback=plain)
+            except BadRequest as exc:
+                if "message is not modified" in str(exc).lower():
+                    return Posted(message_id, media=media, plain_fallback=plain)
+                if parse_mode is None or not _html_refused(exc):
+                    raise
+                logger.error("TELEGRAM REFUSED THE HTML of an edit (%s); editing as plain text",
+                             exc, extra={"chat": delivery.chat, "article": delivery.uid})
+                plain = True
+        raise AssertionError("unreachable")
+
+
+# -- the sender -------------------------------------------------------------------------------
+
+@dataclass(slots=True)
+class SenderStats:
+    """Counters for metrics (one sender; sum them over replicas)."""
+
+    sent: int = 0                     # new messages Telegram accepted
+    edited: int = 0
+    already_sent: int = 0             # taken over after a crash, found sent: not sent again
+    held: int = 0                     # posts kept aside (blocked chat, refused post)
+    blocked_chats: int = 0
+    migrated_chats: int = 0
+    retries: int = 0                  # sends put back for a later attempt
+    failed_by_reason: Counter[str] = field(default_factory=Counter)
+    retry_after_waits: int = 0        # 429s Telegram answered
+    retry_after_seconds: float = 0.0
+    global_pauses: int = 0            # 429s taken as the bot's overall limit
+    rate_limit_waits: int = 0         # sends that waited for their reserved slot
+    rate_limit_wait_seconds: float = 0.0
+    plain_fallbacks: int = 0
+    photo_uploads: int = 0
+    photos_dropped: int = 0
+    possible_duplicates: int = 0      # sent after an attempt that may have been posted
+    redis_errors: int = 0
+
+
+@dataclass(slots=True)
+class _Job:
+    queued: QueuedDelivery
+    phase: str = "waiting"            # waiting | sending | recording
+
+
+Hook = Callable[..., Any]
 
 
 class Sender:
-    """Claims deliveries from the shared queue and sends them; one chat's posts in order."""
+    """Claims chats from the shared queue and sends their posts, one chat's posts in order."""
 
-    def __init__(self, queue: DeliveryQueue, transport: Transport, *, concurrency: int = 4,
-                 lease_ms: int = 60_000, max_attempts: int = 4,
-                 on_outcome: Callable[[SendOutcome], None] | None = None) -> None:
+    def __init__(self, queue: DeliveryQueue, transport: Transport, *, concurrency: int = 8,
+                 lease_ms: int = 20_000, max_attempts: int = 5,
+                 limits: RateLimits | None = None, grace: float = 10.0,
+                 retry_base: float = 1.0, retry_cap: float = 60.0, idle_poll: float = 0.25,
+                 on_outcome: Callable[[SendOutcome], None] | None = None,
+                 on_chat_blocked: Hook | None = None, on_user_blocked: Hook | None = None,
+                 on_chat_migrated: Hook | None = None) -> None:
+        """`concurrency` bounds the sends in flight, and with it the duplicates a crash can
+        cause. `max_attempts` failed attempts in a row turn the retry log from a warning into an
+        error (the post is still retried). Hooks may be plain or async functions:
+        `on_chat_blocked(chat, reason)` (tell the owners; once per block),
+        `on_user_blocked(chat)` (unsubscribe), `on_chat_migrated(old, new)`."""
         self.queue = queue
         self.transport = transport
-        self.concurrency = concurrency
+        self.concurrency = max(1, concurrency)
         self.lease_ms = lease_ms
         self.max_attempts = max_attempts
+        self.limits = limits if limits is not None else RateLimits()
+        self.grace = grace
+        self.retry_base = retry_base
+        self.retry_cap = retry_cap
+        self.idle_poll = idle_poll
         self.on_outcome = on_outcome
-        self._slots = asyncio.Semaphore(concurrency)
+        self.on_chat_blocked = on_chat_blocked
+        self.on_user_blocked = on_user_blocked
+        self.on_chat_migrated = on_chat_migrated
+        self.token = f"{queue.consumer}:{uuid4().hex[:12]}"
+        self.stats = SenderStats()
+        self.limiter = SharedRateLimiter(queue.redis, self.limits)
+        self._jobs: dict[asyncio.Task[None], _Job] = {}
+        self._wake = asyncio.Event()
+        self._recording = 0               # finished sends whose record waits for Redis
+        self._paused_until = 0.0          # loop time: a flood-wait on the whole bot ends
+        self._hard_deadline: float | None = None
 
+    # -- lifecycle ----------------------------------------------------------------------------
     async def run(self, stop: asyncio.Event, *, block_ms: int = 1000) -> None:
-        """Send until `stop` is set; entries in flight are finished, new ones are not taken."""
-        await self._retry_redis(self.queue.ensure_group, stop)
-        backoff = 0.5
-        while not stop.is_set():
-            try:
-                batch = await self.queue.reclaim(self.lease_ms)
-                batch += await self.queue.read_new(count=50, block_ms=block_ms)
-                backoff = 0.5
-            except (RedisError, OSError) as exc:
-                logger.warning("Redis unreachable (%s); sender retries in %.1f s", exc, backoff)
-                await _wait(stop, backoff)
-                backoff = min(backoff * 2, 30)
-                continue
-            if batch:
-                await self.send_batch(batch)
+        """Send until `stop` is set. Then claim nothing more, let in-flight sends finish for up
+        to `grace` seconds and give the rest back to the queue."""
+        await self._serve(stop, block_ms=block_ms, until_empty=False)
 
     async def drain(self, timeout: float) -> int:
-        """Send everything queued now (used by `once`); returns how many entries remain."""
-        await self.queue.ensure_group()
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while loop.time() < deadline:
-            batch = await self.queue.reclaim(0) + await self.queue.read_new(count=100,
-                                                                              block_ms=None)
-            if not batch:
-                break
-            await self.send_batch(batch)
+        """Send everything queued now (the `once` command); returns how many posts remain
+        (0 unless the time ran out, e.g. Telegram was down)."""
+        stop = asyncio.Event()
+        serving = asyncio.create_task(self._serve(stop, block_ms=50, until_empty=True))
+        try:
+            await asyncio.wait_for(asyncio.shield(serving), timeout)
+        except TimeoutError:
+            stop.set()
+            await serving
         return await self.queue.depth()
 
-    async def send_batch(self, batch: list[QueuedDelivery]) -> list[SendOutcome]:
-        by_chat: dict[str, list[QueuedDelivery]] = defaultdict(list)
-        for queued in batch:
-            by_chat[queued.delivery.chat].append(queued)
-        # Editors' pushes first, then oldest article first, within each chat.
-        for entries in by_chat.values():
-            entries.sort(key=lambda q: (-q.delivery.priority, q.delivery.article_time))
-        results = await asyncio.gather(*(self._send_chat(entries) for entries in by_chat.values()))
-        return [outcome for chat_outcomes in results for outcome in chat_outcomes]
-
-    async def _send_chat(self, entries: list[QueuedDelivery]) -> list[SendOutcome]:
-        outcomes = []
-        async with self._slots:
-            for queued in entries:
-                outcome = await self.handle(queued)
-                outcomes.append(outcome)
-                if self.on_outcome:
-                    self.on_outcome(outcome)
-        return outcomes
-
-    async def handle(self, queued: QueuedDelivery) -> SendOutcome:
-        """Send one entry, never raising: the outcome says what happened."""
-        delivery = queued.delivery
-        context = {"chat": delivery.chat, "article": delivery.uid, "feed": delivery.feed_id}
-        if await self.queue.already_sent(delivery) is not None:
-            # A reclaimed entry whose send had finished before its sender died.
-            await self.queue.finish(queued)
-            return SendOutcome(delivery, "duplicate", reason="already sent")
-        for attempt in range(1, self.max_attempts + 1):
+    async def _serve(self, stop: asyncio.Event, *, block_ms: int, until_empty: bool) -> None:
+        self._hard_deadline = None
+        await self._until_redis(self.queue.ensure_group, stop)
+        if stop.is_set():
+            return
+        halt = asyncio.Event()
+        router = asyncio.create_task(self._route_loop(halt, block_ms), name="sender-router")
+        beat = asyncio.create_task(self._heartbeat(), name="sender-heartbeat")
+        try:
+            await self._dispatch(stop, until_empty)
+        finally:
+            halt.set()
+            await self._finish_in_flight()
+            beat.cancel()
             try:
-                message_id = await self.transport.send(delivery)
-            except RetryAfter as exc:
-                wait = _seconds(exc.retry_after) + 0.1
-                logger.warning("Telegram asks to wait %.1f s", wait, extra=context)
-                await asyncio.sleep(wait)  # Telegram's own instruction, not a wait for our work
-                continue
-            except ChatMigrated as exc:
-                logger.warning("chat moved to %s; sending there", exc.new_chat_id, extra=context)
-                delivery = _replace_chat(delivery, str(exc.new_chat_id))
-                queued = QueuedDelivery(queued.entry_id, delivery)
-                continue
-            except Forbidden as exc:
-                logger.error("cannot post to this chat (%s); post kept aside", exc, extra=context)
-                await self.queue.hold(queued, f"forbidden: {exc}")
-                return SendOutcome(delivery, "held", reason=str(exc))
-            except BadRequest as exc:
-                outcome = await self._bad_request(queued, exc, context)
-                if outcome is not None:
-                    return outcome
-                continue
-            except (TimedOut, NetworkError) as exc:
-                # The post may or may not have reached Telegram: retrying can double it, and
-                # that is the one case the contract allows, because losing it is worse.
-                delay = min(30.0, 0.5 * 2 ** attempt) * random.uniform(0.5, 1.0)
-                logger.warning("network error sending (%s); retry %d in %.1f s", exc, attempt,
-                               delay, extra=context)
-                await asyncio.sleep(delay)  # backoff before retrying Telegram
-                continue
-            await self.queue.record_sent(queued, message_id)
-            logger.info("posted message %s", message_id, extra=context)
-            return SendOutcome(delivery, "sent", message_id=message_id)
-        logger.warning("giving up for now after %d attempts; the entry stays queued",
-                       self.max_attempts, extra=context)
-        return SendOutcome(delivery, "retry", reason="attempts exhausted")
+                await asyncio.wait_for(router, block_ms / 1000 + 5)
+            except (TimeoutError, asyncio.CancelledError):
+                pass
+            await asyncio.gather(beat, return_exceptions=True)
 
-    async def _bad_request(self, queued: QueuedDelivery, exc: BadRequest,
-                           context: dict[str, str]) -> SendOutcome | None:
-        delivery = queued.delivery
-        text = str(exc).lower()
-        if "chat not found" in text:
-            logger.error("chat not found; post kept aside", extra=context)
-            await self.queue.hold(queued, str(exc))
-            return SendOutcome(delivery, "held", reason=str(exc))
-        if "parse entities" in text and isinstance(self.transport, TelegramTransport):
-            logger.error("Telegram refused the HTML (%s); sending as plain text", exc,
-                         extra=context)
+    async def _finish_in_flight(self) -> None:
+        if not self._jobs:
+            return
+        loop = asyncio.get_running_loop()
+        self._hard_deadline = loop.time() + self.grace
+        logger.info("stopping: waiting up to %.0f s for %d send(s) in flight", self.grace,
+                    len(self._jobs))
+        _, pending = await asyncio.wait(set(self._jobs), timeout=self.grace)
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
+
+    # -- routing ------------------------------------------------------------------------------
+    async def _route_loop(self, halt: asyncio.Event, block_ms: int) -> None:
+        loop = asyncio.get_running_loop()
+        backoff = _Backoff()
+        next_stale = 0.0
+        while not halt.is_set():
             try:
-                message_id = await self.transport.send_plain(delivery)
-            except BadRequest as again:
-                await self.queue.hold(queued, str(again))
-                return SendOutcome(delivery, "held", reason=str(again))
-            await self.queue.record_sent(queued, message_id)
-            return SendOutcome(delivery, "sent", message_id=message_id, reason="plain text")
-        logger.error("Telegram refused the post (%s); post kept aside", exc, extra=context)
-        await self.queue.hold(queued, str(exc))
-        return SendOutcome(delivery, "held", reason=str(exc))
+                moved = 0
+                if loop.time() >= next_stale:
+                    moved += await self.queue.route_stale(self.lease_ms)
+                    next_stale = loop.time() + self.lease_ms / 2000
+                moved += await self.queue.route_new(count=500, block_ms=block_ms)
+                if moved:
+                    self._wake.set()
+                backoff.reset()
+            except REDIS_ERRORS as exc:
+                self.stats.redis_errors += 1
+                delay = backoff.next()
+                logger.warning("Redis unreachable while reading the queue (%s); retrying in "
+                               "%.1f s", exc, delay)
+                await _wait_any(delay, halt)
+            except Exception:
+                logger.exception("unexpected error routing the queue; retrying")
+                await _wait_any(backoff.next(), halt)
 
-    async def _retry_redis(self, action: Callable[[], object], stop: asyncio.Event) -> None:
-        backoff = 0.5
+    # -- dispatching --------------------------------------------------------------------------
+    async def _dispatch(self, stop: asyncio.Event, until_empty: bool) -> None:
+        backoff = _Backoff()
+        while not stop.is_set():
+            if len(self._jobs) >= self.concurrency or self._recording:
+                # Full, or a finished send's record waits for Redis: claiming now could take
+                # that very chat again once its lease ran out during the outage.
+                self._wake.clear()
+                await _wait_any(None if not self._recording else 0.5, stop, self._wake)
+                continue
+            self._wake.clear()
+            try:
+                claim = await self.queue.claim(self.token, self.lease_ms, self.limits)
+            except REDIS_ERRORS as exc:
+                self.stats.redis_errors += 1
+                delay = backoff.next()
+                logger.warning("Redis unreachable (%s); the sender retries in %.1f s", exc,
+                               delay)
+                await _wait_any(delay, stop)
+                continue
+            backoff.reset()
+            if claim.queued is not None:
+                self._start(claim)
+                continue
+            if claim.reason == "pause":
+                wait: float | None = claim.wait
+                self._pause(claim.wait)
+            elif claim.reason == "later":
+                wait = min(claim.wait, 5.0)
+            else:
+                if until_empty and not self._jobs and await self._queue_empty():
+                    return
+                wait = self.idle_poll
+            await _wait_any(wait, stop, self._wake)
+
+    async def _queue_empty(self) -> bool:
+        try:
+            return await self.queue.depth() == 0
+        except REDIS_ERRORS:
+            return False
+
+    def _start(self, claim: Claim) -> None:
+        assert claim.queued is not None
+        job = _Job(claim.queued)
+        task = asyncio.create_task(self._work(job, claim.payload_error))
+        self._jobs[task] = job
+        task.add_done_callback(self._job_done)
+
+    def _job_done(self, task: asyncio.Task[None]) -> None:
+        self._jobs.pop(task, None)
+        self._wake.set()
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("send task failed: %r", task.exception())
+
+    async def _heartbeat(self) -> None:
+        interval = self.lease_ms / 3000
+        while True:
+            await asyncio.sleep(interval)  # lease renewal period, not a wait for work
+            chats = [job.queued.target for job in self._jobs.values()]
+            if chats:
+                try:
+                    await self.queue.renew(self.token, self.lease_ms, chats)
+                except REDIS_ERRORS as exc:
+                    logger.warning("could not renew leases (%s)", exc)
+
+    # -- one send -----------------------------------------------------------------------------
+    async def _work(self, job: _Job, payload_error: str) -> None:
+        queued = job.queued
+        context = {"chat": queued.target, "article": queued.delivery.uid,
+                   "feed": queued.delivery.feed_id}
+        outcome: SendOutcome | None = None
+        try:
+            if payload_error:
+                await self.queue.hold(queued, self.token, payload_error)
+                self.stats.held += 1
+                outcome = SendOutcome(queued.delivery, "held", reason=payload_error)
+            else:
+                outcome = await self._process(job, context)
+        except asyncio.CancelledError:
+            await self._give_back(job, context)
+            raise
+        except REDIS_ERRORS as exc:
+            self.stats.redis_errors += 1
+            logger.warning("Redis error during a send (%s); the chat's lease will expire and "
+                           "the post be retried", exc, extra=context)
+        except Exception:
+            logger.exception("unexpected error sending; the post is retried later",
+                             extra=context)
+            self.stats.failed_by_reason["internal"] += 1
+            try:
+                await self.queue.release(queued, self.token, self._backoff(queued.attempts + 1),
+                                         failed=True, maybe_sent=job.phase == "sending",
+                                         limits=self.limits)
+            except REDIS_ERRORS:
+                pass
+        if outcome is not None:
+            self._emit(outcome)
+
+    async def _give_back(self, job: _Job, context: dict[str, str]) -> None:
+        """Cancelled (shutdown past the grace period): return the chat to the queue now
+        instead of at the end of the lease."""
+        if job.phase == "recording":
+            logger.error("stopped before the sent record was written; this post may be sent "
+                         "again", extra=context)
+            return
+        try:
+            await asyncio.wait_for(asyncio.shield(self.queue.release(
+                job.queued, self.token, maybe_sent=job.phase == "sending",
+                limits=self.limits)), 2.0)
+        except (TimeoutError, *REDIS_ERRORS):
+            logger.warning("could not return the post to the queue; its lease will expire",
+                           extra=context)
+
+    async def _process(self, job: _Job, context: dict[str, str]) -> SendOutcome:
+        queued = job.queued
+        delivery = queued.delivery
+        if not delivery.is_edit:
+            record = await self.queue.sent_record(delivery.chat, delivery.uid)
+            if record is not None:
+                # Taken over from a sender that died after Telegram's answer: done already.
+                await self._must(lambda: self.queue.complete(queued, self.token, None), context)
+                self.stats.already_sent += 1
+                logger.info("already sent as message %s; not sending again", record.message_id,
+                            extra=context)
+                return SendOutcome(delivery, "duplicate", record.message_id, "already sent",
+                                   chat=record.chat)
+        if queued.delay > 0:
+            # Sleep after the checks, so the request leaves right at the reserved slot.
+            self.stats.rate_limit_waits += 1
+            self.stats.rate_limit_wait_seconds += queued.delay
+            await asyncio.sleep(queued.delay)  # the slot the shared rate-limit log reserved
+        paused = self._paused_until - asyncio.get_running_loop().time()
+        if paused > 0:
+            # The bot hit its overall limit after this slot was handed out: wait with the rest.
+            await self.queue.release(queued, self.token, paused)
+            return SendOutcome(delivery, "retry", reason="paused by a flood wait",
+                               chat=queued.target)
+        target = delivery if queued.target == delivery.chat else replace(delivery,
+                                                                          chat=queued.target)
+        job.phase = "sending"
+        try:
+            result = await self.transport.send(target)
+        except RetryAfter as exc:
+            return await self._flood_wait(queued, exc, context)
+        except ChatMigrated as exc:
+            return await self._migrated(queued, str(exc.new_chat_id), context)
+        except Forbidden as exc:
+            return await self._blocked(queued, str(exc), context)
+        except BadRequest as exc:
+            if any(s in str(exc).lower() for s in _CHAT_UNUSABLE):
+                return await self._blocked(queued, str(exc), context)
+            return await self._refused(queued, str(exc), context)
+        except (TimedOut, NetworkError) as exc:
+            return await self._retry(queued, exc, context, maybe_sent=_maybe_delivered(exc))
+        except TelegramError as exc:  # InvalidToken, Conflict, …: nothing was posted
+            return await self._retry(queued, exc, context, maybe_sent=False)
+        answered = time.time()
+        loop = asyncio.get_running_loop()
+        answered_at = loop.time()
+        job.phase = "recording"
+        posted = result if isinstance(result, Posted) else Posted(int(result))
+        _, maybe = await self._must(
+            lambda: self.queue.complete(queued, self.token, posted, self.limits,
+                                        answered_ago=loop.time() - answered_at), context)
+        possible_duplicate = maybe or queued.maybe_sent
+        if posted.plain_fallback:
+            self.stats.plain_fallbacks += 1
+        if posted.photo == "upload":
+            self.stats.photo_uploads += 1
+        elif posted.photo == "dropped":
+            self.stats.photos_dropped += 1
+        if possible_duplicate:
+            self.stats.possible_duplicates += 1
+            logger.warning("posted after an attempt that may have gone out too: possible "
+                           "duplicate", extra=context)
+        status = "edited" if delivery.is_edit else "sent"
+        if delivery.is_edit:
+            self.stats.edited += 1
+        else:
+            self.stats.sent += 1
+        logger.info("%s message %s", status, posted.message_id, extra=context)
+        reason = "plain text" if posted.plain_fallback else (
+            "without photo" if posted.photo == "dropped" else "")
+        return SendOutcome(delivery, status, posted.message_id, reason, chat=queued.target,
+                           possible_duplicate=possible_duplicate, answered_at=answered)
+
+    async def _flood_wait(self, queued: QueuedDelivery, exc: RetryAfter,
+                          context: dict[str, str]) -> SendOutcome:
+        wait = _retry_after_seconds(exc)
+        overall = await self.limiter.note_429(queued.target, wait)
+        self.stats.retry_after_waits += 1
+        self.stats.retry_after_seconds += wait
+        self.stats.failed_by_reason["flood_wait"] += 1
+        if overall:
+            self.stats.global_pauses += 1
+            self._pause(wait)
+        scope = "every chat (the bot's overall limit)" if overall else "this chat"
+        logger.warning("Telegram asks to wait %.0f s; pausing %s", wait, scope, extra=context)
+        await self.queue.release(queued, self.token, wait)
+        return SendOutcome(queued.delivery, "retry", reason=f"flood wait {wait:.0f} s",
+                           chat=queued.target)
+
+    async def _migrated(self, queued: QueuedDelivery, new_chat: str,
+                        context: dict[str, str]) -> SendOutcome:
+        old = queued.target
+        moved = await self.queue.migrate_chat(old, new_chat, self.token)
+        self.stats.migrated_chats += 1
+        logger.warning("the group became supergroup %s; %d post(s) move there", new_chat,
+                       moved, extra=context)
+        await _call_hook(self.on_chat_migrated, old, new_chat)
+        return SendOutcome(queued.delivery, "migrated", reason=f"moved to {new_chat}",
+                           chat=new_chat)
+
+    async def _blocked(self, queued: QueuedDelivery, reason: str,
+                       context: dict[str, str]) -> SendOutcome:
+        chat = queued.target
+        newly, count = await self.queue.block_chat(chat, self.token, reason)
+        self.stats.held += count
+        self.stats.failed_by_reason["forbidden"] += 1
+        if newly:
+            self.stats.blocked_chats += 1
+            logger.error("cannot post to this chat (%s); its %d post(s) are kept aside until "
+                         "it is released", reason, count, extra=context)
+            if is_group_chat(chat):
+                await _call_hook(self.on_chat_blocked, chat, reason)
+            else:
+                await _call_hook(self.on_user_blocked, chat)
+        return SendOutcome(queued.delivery, "held", reason=reason, chat=chat)
+
+    async def _refused(self, queued: QueuedDelivery, reason: str,
+                       context: dict[str, str]) -> SendOutcome:
+        await self.queue.hold(queued, self.token, reason)
+        self.stats.held += 1
+        self.stats.failed_by_reason["refused"] += 1
+        logger.error("Telegram refused the post (%s); it is kept aside", reason, extra=context)
+        return SendOutcome(queued.delivery, "held", reason=reason, chat=queued.target)
+
+    async def _retry(self, queued: QueuedDelivery, exc: Exception, context: dict[str, str],
+                     *, maybe_sent: bool) -> SendOutcome:
+        attempts = queued.attempts + 1
+        delay = self._backoff(attempts)
+        kind = "maybe_sent" if maybe_sent else "network"
+        self.stats.failed_by_reason[kind] += 1
+        self.stats.retries += 1
+        await self.queue.release(queued, self.token, delay, failed=True, maybe_sent=maybe_sent,
+                                 limits=self.limits)
+        log = logger.error if attempts >= self.max_attempts else logger.warning
+        log("sending failed (%s, attempt %d%s); retrying in %.1f s", exc, attempts,
+            ", Telegram may have posted it" if maybe_sent else "", delay, extra=context)
+        return SendOutcome(queued.delivery, "retry", reason=str(exc), chat=queued.target)
+
+    def _pause(self, seconds: float) -> None:
+        self._paused_until = max(self._paused_until,
+                                 asyncio.get_running_loop().time() + seconds)
+
+    def _backoff(self, attempts: int) -> float:
+        """Capped exponential backoff with jitter."""
+        ceiling = min(self.retry_cap, self.retry_base * 2 ** max(0, attempts - 1))
+        return ceiling * random.uniform(0.5, 1.0)
+
+    async def _must(self, action: Callable[[], Awaitable[T]], context: dict[str, str]) -> T:
+        """A write that must reach Redis (the record of a finished send): retried through an
+        outage; gives up only when a shutdown's grace period is over."""
+        backoff = _Backoff(first=0.1, cap=5.0)
+        self._recording += 1
+        try:
+            while True:
+                try:
+                    return await action()
+                except REDIS_ERRORS as exc:
+                    self.stats.redis_errors += 1
+                    loop = asyncio.get_running_loop()
+                    if self._hard_deadline is not None and loop.time() > self._hard_deadline:
+                        raise
+                    delay = backoff.next()
+                    logger.warning("Redis unreachable while recording a send (%s); retrying in "
+                                   "%.1f s", exc, delay, extra=context)
+                    await asyncio.sleep(delay)  # backoff before the next try
+        finally:
+            self._recording -= 1
+
+    def _emit(self, outcome: SendOutcome) -> None:
+        if self.on_outcome is not None:
+            try:
+                self.on_outcome(outcome)
+            except Exception:
+                logger.exception("on_outcome callback failed")
+
+    async def _until_redis(self, action: Callable[[], Awaitable[object]],
+                           stop: asyncio.Event) -> None:
+        backoff = _Backoff()
         while not stop.is_set():
             try:
-                await action()  # type: ignore[misc]
+                await action()
                 return
-            except (RedisError, OSError) as exc:
-                logger.warning("Redis unreachable (%s); retrying in %.1f s", exc, backoff)
-                await _wait(stop, backoff)
-                backoff = min(backoff * 2, 30)
+            except REDIS_ERRORS as exc:
+                self.stats.redis_errors += 1
+                delay = backoff.next()
+                logger.warning("Redis unreachable (%s); retrying in %.1f s", exc, delay)
+                await _wait_any(delay, stop)
 
 
-def _seconds(value: object) -> float:
+# -- helpers ----------------------------------------------------------------------------------
+
+class _Backoff:
+    """Exponential backoff with jitter for reconnecting."""
+
+    def __init__(self, first: float = 0.2, cap: float = 10.0) -> None:
+        self.first = first
+        self.cap = cap
+        self.current = first
+
+    def reset(self) -> None:
+        self.current = self.first
+
+    def next(self) -> float:
+        delay = self.current * random.uniform(0.75, 1.25)
+        self.current = min(self.cap, self.current * 2)
+        return delay
+
+
+def _maybe_delivered(exc: Exception) -> bool:
+    """Whether Telegram may have taken the message although we got an error: not when the
+    connection was never made, yes when the answer was lost (read timeout, dropped connection)
+    or the server answered 5xx (a proxy's 502 can follow a send that went through)."""
+    cause = exc.__cause__
+    if isinstance(cause, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout,
+                          httpx.UnsupportedProtocol)):
+        return False
+    return "Pool timeout" not in str(exc)
+
+
+def _retry_after_seconds(exc: RetryAfter) -> float:
+    # PTB 22 warns on reading retry_after unless PTB_TIMEDELTA is set; both forms are fine here.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        value: object = exc.retry_after
     total = getattr(value, "total_seconds", None)
     return float(total()) if callable(total) else float(value)  # type: ignore[arg-type]
 
 
-def _replace_chat(delivery: Delivery, chat: str) -> Delivery:
-    from dataclasses import replace
-
-    return replace(delivery, chat=chat)
-
-
-async def _wait(stop: asyncio.Event, seconds: float) -> None:
+async def _call_hook(hook: Hook | None, *args: object) -> None:
+    if hook is None:
+        return
     try:
-        await asyncio.wait_for(stop.wait(), seconds)
-    except TimeoutError:
-        pass
+        result = hook(*args)
+        if inspect.isawaitable(result):
+            await result
+    except Exception:
+        logger.exception("delivery hook %s failed", getattr(hook, "__name__", hook))
+
+
+async def _wait_any(timeout: float | None, *events: asyncio.Event) -> None:
+    """Until one of `events` is set or `timeout` seconds pass."""
+    if any(event.is_set() for event in events):
+        return
+    waiters = [asyncio.create_task(event.wait()) for event in events]
+    try:
+        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()

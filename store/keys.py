@@ -238,6 +238,11 @@ def ratelimit_recent_429() -> str:
     return f"{PREFIX}:ratelimit:recent429"
 
 
+def ratelimit_last() -> str:
+    """STRING the newest slot (ms) handed out under the overall limit (pacing starts there)."""
+    return f"{PREFIX}:ratelimit:overall:last"
+
+
 # -- feeds: adaptive seen windows, content hashes, cross-feed title fingerprints (feeds/poller.py)
 # A feed's seen set holds its identity keys cut to 16 hex characters; its window follows the
 # feed's size (twice the keys of its current items, at least SEEN_MIN_WINDOW, at most
@@ -257,8 +262,3 @@ def chat_fingerprints(chat: str) -> str:
     """ZSET title fingerprint -> time posted, and `<fingerprint>@<feed_id>` -> time that feed
     posted it, for one chat; trimmed to the fingerprint window."""
     return f"{PREFIX}:chat:{chat}:fingerprints"
-
-
-def ratelimit_last() -> str:
-    """STRING the newest slot (ms) handed out under the overall limit (pacing starts there)."""
-    return f"{PREFIX}:ratelimit:overall:last"

@@ -231,4 +231,7 @@ async def test_sigkill_leaves_nothing_that_blocks_the_next_start(
     result = await run_bot("once", env=env)
     assert result.code == 0, result.stderr
     posted = titles_in(telegram, CHANNEL_A)
-    assert len(posted) == 4 and len(set(posted)) == 4
+    # Nothing lost; a second copy only for the one send in flight to this chat at the kill
+    # (Telegram accepted it, the bot died before recording it: the contract's one exception).
+    assert set(posted) == {t.text.split("\n", 1)[0] for t in telegram.messages}
+    assert len(set(posted)) == 4 and len(posted) <= 5
