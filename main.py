@@ -109,11 +109,16 @@ async def cmd_once(settings: Settings, config: BotConfig, redis_url: str) -> int
     from delivery.sender import Sender
     from feeds.poller import Poller
     from ops.notices import HealthNotifier
+    from ops.progress import Progress
 
     async with open_runtime(settings, config, redis_url, consumer="once") as rt:
-        poller = Poller(config, rt.store, rt.fetcher,  # type: ignore[arg-type]
-                        on_health=HealthNotifier(config, rt.store))  # type: ignore[arg-type]
-        outcomes = await poller.poll_all()
+        active = sum(not feed.paused for feed in config.feeds)
+        with Progress(active, "polling feeds") as progress:
+            poller = Poller(config, rt.store, rt.fetcher,  # type: ignore[arg-type]
+                            on_health=HealthNotifier(config, rt.store),  # type: ignore[arg-type]
+                            on_poll=lambda o: progress.advance(item=o.feed_url,
+                                                               failed=o.status == "error"))
+            outcomes = await poller.poll_all()
         for outcome in outcomes:
             if outcome.status == "error":
                 print(f"feed {outcome.feed_url}: {outcome.error}", file=sys.stderr)
@@ -125,27 +130,78 @@ async def cmd_once(settings: Settings, config: BotConfig, redis_url: str) -> int
     return EXIT_OK
 
 
-async def cmd_run(settings: Settings, config: BotConfig, redis_url: str) -> int:
+ROLES = ("poller", "sender", "commands")
+
+
+def parse_roles(value: str) -> frozenset[str]:
+    """`poller,sender,commands` (any of them, comma-separated) -> the set of roles."""
+    roles = frozenset(part.strip() for part in value.split(",") if part.strip())
+    unknown = roles - set(ROLES)
+    if not roles or unknown:
+        raise argparse.ArgumentTypeError(
+            f"{value!r}: roles are {', '.join(ROLES)} (comma-separated)")
+    return roles
+
+
+async def cmd_run(settings: Settings, config: BotConfig, redis_url: str,
+                  roles: frozenset[str] = frozenset(ROLES)) -> int:
     import socket
 
     from delivery.sender import Sender
     from feeds.poller import Poller
+    from ops.http import ReadinessProbes, start_http
+    from ops.metrics import Metrics
     from ops.notices import HealthNotifier
+    from ops.reload import Reloader, apply_to_poller
+    from ops.status_page import RedisStatusSource
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     worker = f"{socket.gethostname()}-{os.getpid()}"
+    metrics = Metrics()
     async with open_runtime(settings, config, redis_url, consumer=worker) as rt:
-        poller = Poller(config, rt.store, rt.fetcher, worker_id=worker,  # type: ignore[arg-type]
-                        on_health=HealthNotifier(config, rt.store))  # type: ignore[arg-type]
-        sender = Sender(rt.queue, rt.transport, limits=_limits(settings))  # type: ignore[arg-type]
+        redis = rt.store.redis  # type: ignore[attr-defined]
+        metrics.attach_redis(redis)
+        metrics.instrument_redis(redis)
+        status = RedisStatusSource(redis, config, dry_run=settings.dry_run)
+        try:
+            http = await start_http(settings, ReadinessProbes.for_clients(redis, rt.bot),
+                                    metrics, status)
+        except OSError as exc:
+            logger.error("cannot listen on %s:%d (BOT_HTTP_ADDR): %s", settings.http_host,
+                         settings.http_port, exc)
+            return EXIT_PROBLEMS
+        reloader = Reloader(settings.config_path, config)
+        reloader.add(status.set_config)
+        tasks = []
+        if "poller" in roles:
+            poller = Poller(config, rt.store, rt.fetcher, worker_id=worker,  # type: ignore[arg-type]
+                            on_health=HealthNotifier(config, rt.store),  # type: ignore[arg-type]
+                            on_poll=metrics.record_poll)
+            reloader.add(apply_to_poller(poller))
+            tasks.append(asyncio.create_task(poller.run(stop), name="poller"))
+        if "sender" in roles:
+            sender = Sender(rt.queue, rt.transport, limits=_limits(settings),  # type: ignore[arg-type]
+                            on_outcome=metrics.record_send)
+            metrics.attach_sender(sender)
+            tasks.append(asyncio.create_task(sender.run(stop), name="sender"))
+        if "commands" in roles and settings.dry_run:
+            logger.info("no TELEGRAM_BOT_TOKEN: bot commands are not answered in dry-run")
+        elif "commands" in roles:
+            from bot.app import build_application, run_commands
+            from ops.reload import apply_to_commands
+
+            app = build_application(settings, config, redis, rt.fetcher,  # type: ignore[arg-type]
+                                    store=rt.store)  # type: ignore[arg-type]
+            reloader.add(apply_to_commands(app))
+            tasks.append(asyncio.create_task(run_commands(app, stop), name="commands"))
+        reloader.install(loop)
         mode = "dry-run (preview in %s)" % settings.preview_dir if settings.dry_run else "live"
-        logger.info("Nashir running: %d feeds, %d channels, %s", len(config.feeds),
+        logger.info("Nashir running as %s: %d feeds, %d channels, %s",
+                    ",".join(r for r in ROLES if r in roles), len(config.feeds),
                     len(config.channels), mode)
-        tasks = [asyncio.create_task(poller.run(stop), name="poller"),
-                 asyncio.create_task(sender.run(stop), name="sender")]
         stopper = asyncio.create_task(stop.wait())
         done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
         for task in done:
@@ -153,19 +209,18 @@ async def cmd_run(settings: Settings, config: BotConfig, redis_url: str) -> int:
                 logger.error("%s stopped: %r", task.get_name(), task.exception())
         stop.set()
         await asyncio.gather(*tasks, return_exceptions=True)
+        reloader.uninstall(loop)
+        await http.stop()
         logger.info("Nashir stopped")
     return EXIT_OK
 
 
 async def cmd_check(settings: Settings, config: BotConfig, redis_url: str) -> int:
-    from ops.checks import run_checks
+    from ops.checks import check_report, print_report
 
-    problems = await run_checks(settings, config, redis_url)
-    for problem in problems:
-        print(problem)
-    if not problems:
-        print("all is well")
-    return EXIT_OK if not problems else EXIT_PROBLEMS
+    report = await check_report(settings, config, redis_url)
+    print_report(report)
+    return EXIT_OK if report.ok else EXIT_PROBLEMS
 
 
 async def cmd_preview(settings: Settings, config: BotConfig, target: str,
@@ -187,12 +242,18 @@ async def cmd_preview(settings: Settings, config: BotConfig, target: str,
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="main.py", description="Nashir: feeds to Telegram.")
     commands = parser.add_subparsers(dest="command")
-    commands.add_parser("run", help="the long-running worker (default)")
+    run = commands.add_parser("run", help="the long-running worker (default)")
+    run.add_argument("--roles", type=parse_roles, default=frozenset(ROLES),
+                     help="what this process does: poller,sender,commands (default: all)")
     commands.add_parser("once", help="poll every feed once now and deliver what it queued")
     commands.add_parser("check", help="validate config, Redis, Telegram and channel rights")
     preview = commands.add_parser("preview", help="print the post for an article page or feed")
     preview.add_argument("target", help="URL or file of an article page, feed or feed item")
     preview.add_argument("--channel", help="render as for this configured channel")
+    opml_in = commands.add_parser("import-opml", help="add the feeds of an OPML file")
+    opml_in.add_argument("file", help="the OPML file")
+    opml_in.add_argument("--channel", required=True, help="the channel the feeds post to")
+    commands.add_parser("export-opml", help="print every feed as OPML")
     return parser
 
 
@@ -204,7 +265,10 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
-    configure_logging(settings.log_format, secrets=[settings.token or ""])
+    from ops.http import redact, secrets_of
+
+    secrets = secrets_of(settings)
+    configure_logging(settings.log_format, secrets=secrets)
     try:
         config = load_config(settings.config_path)
     except ConfigError as exc:
@@ -212,13 +276,27 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_CONFIG
     if command == "preview":
         return asyncio.run(cmd_preview(settings, config, args.target, args.channel))
-    handlers = {"run": cmd_run, "once": cmd_once, "check": cmd_check}
+    from telegram.error import TelegramError
+
+    from ops.opml import cmd_export_opml, cmd_import_opml
+
+    handlers = {
+        "run": lambda url: cmd_run(settings, config, url, getattr(args, "roles", frozenset(ROLES))),
+        "once": lambda url: cmd_once(settings, config, url),
+        "check": lambda url: cmd_check(settings, config, url),
+        "import-opml": lambda url: cmd_import_opml(config, url, args.file, args.channel),
+        "export-opml": lambda url: cmd_export_opml(config, url),
+    }
     try:
         with EmbeddedOrExternalRedis(settings) as redis_url:
-            return asyncio.run(handlers[command](settings, config, redis_url))
+            return asyncio.run(handlers[command](redis_url))
     except (RedisError, EmbeddedRedisError, ConnectionError) as exc:
-        print(f"error: Redis is not usable: {exc}", file=sys.stderr)
+        print(f"error: Redis is not usable: {redact(str(exc), secrets)}", file=sys.stderr)
         return EXIT_REDIS
+    except TelegramError as exc:
+        # PTB's InvalidToken repeats the token in its message: never print it.
+        print(f"error: Telegram refused to start: {redact(str(exc), secrets)}", file=sys.stderr)
+        return EXIT_PROBLEMS
     except KeyboardInterrupt:
         return EXIT_OK
 

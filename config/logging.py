@@ -17,12 +17,20 @@ class _Redactor(logging.Filter):
         super().__init__()
         self.secrets = [s for s in secrets if s]
 
+    def _mask(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, "***")
+        return text
+
     def filter(self, record: logging.LogRecord) -> bool:
         if self.secrets:
-            message = record.getMessage()
-            for secret in self.secrets:
-                message = message.replace(secret, "***")
-            record.msg, record.args = message, None
+            record.msg, record.args = self._mask(record.getMessage()), None
+            for name in _CONTEXT_FIELDS:  # a feed URL in `extra` can carry a key too
+                value = getattr(record, name, None)
+                if isinstance(value, str):
+                    setattr(record, name, self._mask(value))
+            if record.stack_info:
+                record.stack_info = self._mask(record.stack_info)
             if record.exc_info and record.exc_info[1] is not None:
                 text = logging.Formatter().formatException(record.exc_info)
                 for secret in self.secrets:
@@ -70,6 +78,14 @@ def configure_logging(log_format: str, *, secrets: list[str] | None = None,
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # An exception nobody caught goes through logging too, so its traceback is masked.
+    def excepthook(kind: type[BaseException], value: BaseException, tb: object) -> None:
+        if issubclass(kind, KeyboardInterrupt):
+            sys.__excepthook__(kind, value, tb)  # type: ignore[arg-type]
+            return
+        logging.getLogger("nashir").critical("uncaught error", exc_info=(kind, value, tb))  # type: ignore[arg-type]
+
+    sys.excepthook = excepthook
     # Library chatter at INFO would drown the bot's own lines (httpx logs every request URL,
     # which contains the token).
     for noisy in ("httpx", "httpcore", "telegram", "apscheduler", "aiohttp.access"):
