@@ -6,18 +6,16 @@ from __future__ import annotations
 import io
 import logging
 import time
-from xml.etree.ElementTree import Element, SubElement, tostring
 
-from defusedxml import ElementTree as SafeET
 from telegram import InputFile, Message, Update
 from telegram.error import TelegramError
 
 from bot.app import NashirContext
 from bot.handlers.common import check_chat, check_url, edit, join_lines, reply, translator_for, user_label
 from bot.i18n import Translator
-from config.schema import BotConfig
 from feeds.errors import FeedParseError, FetchError
-from feeds.models import feed_id_for
+from ops.opml import OpmlError, export_opml, registry_feeds
+from ops.opml import parse_opml as parse_outlines
 
 logger = logging.getLogger(__name__)
 
@@ -26,47 +24,17 @@ MAX_OPML_FEEDS = 200
 PROGRESS_EVERY_S = 1.0
 
 
-class OpmlError(ValueError):
-    """The file is not a usable OPML document."""
-
-
 def parse_opml(data: bytes) -> list[tuple[str, str]]:
-    """(xmlUrl, title) of every feed outline, in document order, without repeats."""
-    try:
-        root = SafeET.fromstring(data)
-    except Exception as exc:  # defusedxml raises several types for unsafe or broken XML
-        raise OpmlError(f"not a readable OPML file ({exc.__class__.__name__})") from None
-    if root.tag.lower() != "opml":
-        raise OpmlError("not an OPML file (the root element is not <opml>)")
-    found: list[tuple[str, str]] = []
-    seen: set[str] = set()
-    for outline in root.iter():
-        if not isinstance(outline.tag, str) or outline.tag.lower() != "outline":
-            continue
-        attrs = {k.lower(): v for k, v in outline.attrib.items()}
-        url = (attrs.get("xmlurl") or "").strip()
-        if url and url not in seen:
-            seen.add(url)
-            found.append((url, (attrs.get("title") or attrs.get("text") or "").strip()))
-    return found
-
-
-def build_opml(config: BotConfig, titles: dict[str, str]) -> bytes:
-    root = Element("opml", version="2.0")
-    head = SubElement(root, "head")
-    SubElement(head, "title").text = "Nashir feeds"
-    body = SubElement(root, "body")
-    for feed in config.feeds:
-        title = titles.get(feed_id_for(feed.url)) or feed.url
-        SubElement(body, "outline", type="rss", text=title, title=title, xmlUrl=feed.url,
-                   category=",".join(t.chat for t in feed.channels))
-    return b'<?xml version="1.0" encoding="utf-8"?>\n' + tostring(root, encoding="utf-8")
+    """(xmlUrl, title) of every feed outline, in document order, without repeats (read by
+    ops.opml.parse_opml, which raises OpmlError for what is not OPML)."""
+    return [(outline["url"], outline["title"]) for outline in parse_outlines(data)]
 
 
 async def export_feeds(update: Update, context: NashirContext) -> None:
     t = await translator_for(update, context)
     config = await context.data.registry.current()
-    data = build_opml(config, await context.data.registry.feed_titles())
+    titles = await context.data.registry.feed_titles()
+    data = export_opml(registry_feeds(config, titles)).encode("utf-8")
     chat = update.effective_chat
     if chat is None:
         return

@@ -37,19 +37,22 @@ async def subscriptions_of(redis: aioredis.Redis, chat: str) -> set[str]:
 
 async def subscribe(redis: aioredis.Redis, chat: str, feed_id: str) -> bool:
     """True when the chat was not subscribed before."""
-    async with redis.pipeline(transaction=True) as pipe:
-        pipe.sadd(keys.bot_feed_subscribers(feed_id), chat)
-        pipe.sadd(keys.bot_user_subscriptions(chat), feed_id)
-        added, _ = await pipe.execute()
-    return bool(added)
+    return await _set_subscribed(redis, chat, feed_id, True)
 
 
 async def unsubscribe(redis: aioredis.Redis, chat: str, feed_id: str) -> bool:
+    return await _set_subscribed(redis, chat, feed_id, False)
+
+
+async def _set_subscribed(redis: aioredis.Redis, chat: str, feed_id: str,
+                          subscribed: bool) -> bool:
+    """Add or remove the relation in both sets at once; True when that changed it."""
     async with redis.pipeline(transaction=True) as pipe:
-        pipe.srem(keys.bot_feed_subscribers(feed_id), chat)
-        pipe.srem(keys.bot_user_subscriptions(chat), feed_id)
-        removed, _ = await pipe.execute()
-    return bool(removed)
+        change = pipe.sadd if subscribed else pipe.srem
+        change(keys.bot_feed_subscribers(feed_id), chat)
+        change(keys.bot_user_subscriptions(chat), feed_id)
+        changed, _ = await pipe.execute()
+    return bool(changed)
 
 
 async def forget_chat(redis: aioredis.Redis, chat: str) -> int:

@@ -1,4 +1,5 @@
-"""Feeds in and out as OPML 2.0: `import-opml FILE --channel CH` and `export-opml`.
+"""Feeds in and out as OPML 2.0: `import-opml FILE --channel CH` and `export-opml`. The bot's
+OPML file import and `/feeds export` (bot.opml) read and write OPML here too.
 
 Imported feeds go where `/addfeed` puts them (`bot.feed_registry`, in Redis beside the declared
 ones), so the bot polls them and `/feeds` lists them. They start with `first_run: none`: a
@@ -25,6 +26,7 @@ from defusedxml import ElementTree as SafeET
 from pydantic import ValidationError
 
 from config.schema import FeedConfig, normalise_chat
+from feeds.models import feed_id_for
 
 logger = logging.getLogger(__name__)
 
@@ -136,6 +138,17 @@ def export_opml(feeds: Iterable[Mapping[str, Any]], *, title: str = "Nashir feed
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
 
+def registry_feeds(config: Any, titles: Mapping[str, str]) -> list[dict[str, Any]]:
+    """The feeds of `config` (what the bot polls) as export_opml takes them, with the titles the
+    registry keeps by feed id (none where that title is only the URL)."""
+    feeds = []
+    for feed in config.feeds:
+        title = titles.get(feed_id_for(feed.url), "")
+        feeds.append({"url": feed.url, "title": "" if title == feed.url else title,
+                      "channels": [t.chat for t in feed.channels]})
+    return feeds
+
+
 def _get(feed: Any, name: str) -> Any:
     return feed.get(name) if isinstance(feed, Mapping) else getattr(feed, name, None)
 
@@ -215,7 +228,6 @@ async def cmd_import_opml(config: Any, redis_url: str, path: str, channel: str) 
 async def cmd_export_opml(config: Any, redis_url: str, out: Any = None) -> int:
     """`python main.py export-opml`: every feed the bot polls, as OPML on stdout."""
     from bot.feed_registry import FeedRegistry
-    from feeds.models import feed_id_for
     from store.redis_store import connect
 
     redis = await connect(redis_url)
@@ -225,10 +237,5 @@ async def cmd_export_opml(config: Any, redis_url: str, out: Any = None) -> int:
         titles = await registry.feed_titles()
     finally:
         await redis.aclose()
-    feeds = []
-    for feed in current.feeds:
-        title = titles.get(feed_id_for(feed.url), "")
-        feeds.append({"url": feed.url, "title": "" if title == feed.url else title,
-                      "channels": [t.chat for t in feed.channels]})
-    (out or sys.stdout).write(export_opml(feeds))
+    (out or sys.stdout).write(export_opml(registry_feeds(current, titles)))
     return 0

@@ -11,11 +11,14 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from telegram import InlineKeyboardMarkup, Message, Update
+from telegram.constants import ChatAction
 from telegram.error import BadRequest, TelegramError
 
 from bot.app import NashirContext
 from bot.i18n import Html, Translator, translator
+from bot.publishing import is_token
 from bot.services import Role
+from config.schema import ChannelConfig
 
 logger = logging.getLogger("bot.handlers")
 
@@ -46,6 +49,13 @@ def allowed(actual: Role, needed: Role) -> bool:
     if needed is Role.EDITOR:
         return actual in (Role.EDITOR, Role.OWNER)
     return actual is Role.OWNER
+
+
+async def is_editor(update: Update, context: NashirContext) -> bool:
+    """True when the user of the update is an editor (or an owner)."""
+    user = update.effective_user
+    role = await context.data.roles.role(user.id if user else None)
+    return allowed(role, Role.EDITOR)
 
 
 def requires(needed: Role) -> Callable[[H], H]:
@@ -97,6 +107,46 @@ async def answer(update: Update, text: str, *, alert: bool = False) -> None:
         await query.answer(_plain(text), show_alert=alert)
     except BadRequest as exc:  # query too old: the press is still handled
         logger.info("could not answer the button press: %s", exc)
+
+
+async def editor_button(update: Update, context: NashirContext, t: Translator,
+                        kind: str) -> list[str] | None:
+    """The parts of an editor's button press (`<prefix>:<token>:<action>[:…]`), or None when the
+    user is not an editor or the button is not one of ours (the press is then answered)."""
+    query = update.callback_query
+    if query is None:
+        return None
+    if not await is_editor(update, context):
+        user = update.effective_user
+        logger.warning("refused %s button to user %s", kind, user.id if user else None)
+        await answer(update, t("Sorry, this is for the publication's editors. "
+                               "Send /help to see what you can do."), alert=True)
+        return None
+    parts = (query.data or "").split(":")
+    if len(parts) < 3 or not is_token(parts[1]):
+        await answer(update, t("This button no longer works."))
+        return None
+    return parts
+
+
+async def answer_expired(update: Update, message: Message | None, text: str) -> None:
+    """Answer a press on a question that has expired, and take its buttons away."""
+    await answer(update, text, alert=True)
+    if message is not None:
+        try:
+            await message.edit_reply_markup(None)
+        except TelegramError:
+            pass
+
+
+async def show_typing(update: Update) -> None:
+    """Show "typing…" in the chat while something slow (a fetch) runs."""
+    chat = update.effective_chat
+    if chat is not None:
+        try:
+            await chat.send_action(ChatAction.TYPING)
+        except TelegramError:
+            pass
 
 
 async def reply(update: Update, text: str, *, markup: InlineKeyboardMarkup | None = None,
@@ -157,6 +207,26 @@ def check_chat(text: str) -> str | None:
     if text.startswith("https://t.me/") or text.startswith("t.me/"):
         text = "@" + text.rsplit("/", 1)[-1]
     return text if _CHAT.match(text) else None
+
+
+async def url_argument(update: Update, t: Translator, text: str) -> str | None:
+    """The web address an editor wrote, or None after telling them it is not one."""
+    url = check_url(text)
+    if url is None:
+        await reply(update, t("That is not a web address I can fetch; it must start with "
+                              "http:// or https://."))
+    return url
+
+
+async def channel_argument(update: Update, context: NashirContext, t: Translator,
+                           text: str) -> ChannelConfig | None:
+    """The channel an editor named, or None after telling them it is not one of ours."""
+    chat = check_chat(text)
+    channel = await context.data.registry.find_channel(chat) if chat else None
+    if channel is None:
+        await reply(update, t("I do not know the channel {chat}. /channels lists them.",
+                              chat=text))
+    return channel
 
 
 def check_user_id(text: str) -> int | None:

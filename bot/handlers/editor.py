@@ -10,19 +10,23 @@ from urllib.parse import urljoin, urlsplit
 from zoneinfo import ZoneInfo
 
 from telegram import ChatMember, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
-from telegram.constants import ChatAction, ChatType
-from telegram.error import BadRequest, Forbidden, TelegramError
+from telegram.constants import ChatType
+from telegram.error import BadRequest, Forbidden
 
 from bot.app import NashirContext
 from bot.handlers.common import (
     answer,
+    answer_expired,
+    channel_argument,
     check_chat,
     check_url,
     edit,
     join_lines,
     local_time,
     reply,
+    show_typing,
     translator_for,
+    url_argument,
     user_label,
 )
 from bot.handlers.push import fetch_error_text
@@ -212,22 +216,13 @@ async def addfeed(update: Update, context: NashirContext) -> None:
     if len(args) != 2:
         await reply(update, t("Usage: /addfeed URL CHANNEL"))
         return
-    url = check_url(args[0])
+    url = await url_argument(update, t, args[0])
     if url is None:
-        await reply(update, t("That is not a web address I can fetch; it must start with "
-                              "http:// or https://."))
         return
-    chat = check_chat(args[1])
-    channel = await context.data.registry.find_channel(chat) if chat else None
+    channel = await channel_argument(update, context, t, args[1])
     if channel is None:
-        await reply(update, t("I do not know the channel {chat}. /channels lists them.",
-                              chat=args[1]))
         return
-    if update.effective_chat is not None:
-        try:
-            await update.effective_chat.send_action(ChatAction.TYPING)
-        except TelegramError:
-            pass
+    await show_typing(update)
     try:
         feed_url, parsed = await discover_feed(context, t, url)
     except AddFeedError as exc:
@@ -283,12 +278,7 @@ async def addfeed_pressed(update: Update, context: NashirContext) -> None:
     key = keys.bot_pending(parts[1])
     record = await context.data.pending.get(key)
     if not record or record.get("kind") != "addfeed":
-        await answer(update, t("This question has expired. Send /addfeed again."), alert=True)
-        if message is not None:
-            try:
-                await message.edit_reply_markup(None)
-            except TelegramError:
-                pass
+        await answer_expired(update, message, t("This question has expired. Send /addfeed again."))
         return
     user = update.effective_user
     uid = user.id if user else 0
@@ -351,12 +341,9 @@ async def _pause_or_resume(update: Update, context: NashirContext, paused: bool)
     registry = context.data.registry
     user = update.effective_user
     uid, name = (user.id if user else 0), user_label(update)
-    chat = check_chat(args[0])
-    if chat is not None:
-        channel = await registry.find_channel(chat)
+    if check_chat(args[0]) is not None:
+        channel = await channel_argument(update, context, t, args[0])
         if channel is None:
-            await reply(update, t("I do not know the channel {chat}. /channels lists them.",
-                                  chat=args[0]))
             return
         await registry.set_channel_paused(channel.chat, paused)
         await context.data.audit.record(uid, name, "channel.pause" if paused else "channel.resume",

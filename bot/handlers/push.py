@@ -17,23 +17,24 @@ import time
 from datetime import UTC, datetime
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, Message, Update
-from telegram.constants import ChatAction
 from telegram.error import BadRequest, TelegramError
 
 from bot.app import NashirContext
 from bot.handlers.common import (
     answer,
-    check_chat,
-    check_url,
+    answer_expired,
+    channel_argument,
     edit,
+    editor_button,
     local_time,
     reply,
+    show_typing,
     translator_for,
+    url_argument,
     user_label,
 )
 from bot.i18n import Html, Translator
-from bot.publishing import Claim, article_from_json, article_to_json, is_token, new_token
-from bot.services import Role
+from bot.publishing import Claim, article_from_json, article_to_json, new_token
 from config.schema import ChannelConfig
 from feeds.errors import FetchError, FetchErrorKind
 from feeds.models import Article
@@ -124,19 +125,13 @@ async def push(update: Update, context: NashirContext) -> None:
     if not args or len(args) > 2:
         await reply(update, t("Usage: /push URL [CHANNEL]"))
         return
-    url = check_url(args[0])
+    url = await url_argument(update, t, args[0])
     if url is None:
-        await reply(update, t("That is not a web address I can fetch; it must start with "
-                              "http:// or https://."))
         return
-    registry = context.data.registry
-    config = await registry.current()
+    config = await context.data.registry.current()
     if len(args) == 2:
-        chat = check_chat(args[1])
-        channel = await registry.find_channel(chat) if chat else None
+        channel = await channel_argument(update, context, t, args[1])
         if channel is None:
-            await reply(update, t("I do not know the channel {chat}. /channels lists them.",
-                                  chat=args[1]))
             return
         if channel.paused:
             await reply(update, t("The channel {chat} is paused; /resume it first.",
@@ -148,12 +143,7 @@ async def push(update: Update, context: NashirContext) -> None:
         if not targets:
             await reply(update, t("There is no channel to publish to. /channels lists them."))
             return
-    chat_obj = update.effective_chat
-    if chat_obj is not None:
-        try:
-            await chat_obj.send_action(ChatAction.TYPING)
-        except TelegramError:
-            pass
+    await show_typing(update)
     try:
         article = await fetch_article(context, t, url)
     except PushError as exc:
@@ -212,41 +202,24 @@ async def _send_post(update: Update, post_html: str, photo_url: str | None,
 # -- button presses ----------------------------------------------------------------------------
 
 async def push_pressed(update: Update, context: NashirContext) -> None:
-    from bot.handlers.common import allowed
-
     query = update.callback_query
     if query is None:
         return
     t = await translator_for(update, context)
-    user = update.effective_user
-    role = await context.data.roles.role(user.id if user else None)
-    if not allowed(role, Role.EDITOR):
-        logger.warning("refused push button to user %s", user.id if user else None)
-        await answer(update, t("Sorry, this is for the publication's editors. "
-                               "Send /help to see what you can do."), alert=True)
-        return
-    parts = (query.data or "").split(":")
-    if len(parts) < 3:
-        await answer(update, t("This button no longer works."))
+    parts = await editor_button(update, context, t, "push")
+    if parts is None:
         return
     token, action = parts[1], parts[2]
-    if not is_token(token):
-        await answer(update, t("This button no longer works."))
-        return
     data = context.data
     key = keys.bot_pending(token)
     record = await data.pending.get(key)
     message = query.message if isinstance(query.message, Message) else None
     if not record or record.get("kind") != "push":
-        await answer(update, t("This preview has expired. Send /push again."), alert=True)
-        if message is not None:
-            try:
-                await message.edit_reply_markup(None)
-            except TelegramError:
-                pass
+        await answer_expired(update, message, t("This preview has expired. Send /push again."))
         return
     chats: list[str] = json.loads(record["channels"])
     name = user_label(update)
+    user = update.effective_user
     uid = user.id if user else 0
     article = article_from_json(record["article"])
     now = time.time()

@@ -12,21 +12,14 @@ from telegram import ForceReply, Message, Update
 from telegram.error import TelegramError
 
 from bot.app import NashirContext
-from bot.handlers.common import allowed, answer, reply, translator_for, user_label
+from bot.handlers.common import answer, editor_button, is_editor, reply, translator_for, user_label
 from bot.handlers.errors import stray_text
-from bot.publishing import Claim, is_token
-from bot.services import Role
+from bot.publishing import Claim
 from store import keys
 
 logger = logging.getLogger(__name__)
 
 MAX_EXCERPT_CHARS = 1500
-
-
-async def _editor(update: Update, context: NashirContext) -> bool:
-    user = update.effective_user
-    role = await context.data.roles.role(user.id if user else None)
-    return allowed(role, Role.EDITOR)
 
 
 async def card_pressed(update: Update, context: NashirContext) -> None:
@@ -35,20 +28,10 @@ async def card_pressed(update: Update, context: NashirContext) -> None:
         return
     desk = context.data.review
     t = await translator_for(update, context)
-    if not await _editor(update, context):
-        user = update.effective_user
-        logger.warning("refused review button to user %s", user.id if user else None)
-        await answer(update, t("Sorry, this is for the publication's editors. "
-                               "Send /help to see what you can do."), alert=True)
-        return
-    parts = (query.data or "").split(":")
-    if len(parts) < 3:
-        await answer(update, t("This button no longer works."))
+    parts = await editor_button(update, context, t, "review")
+    if parts is None:
         return
     card, action = parts[1], parts[2]
-    if not is_token(card):
-        await answer(update, t("This button no longer works."))
-        return
     key = keys.bot_review(card)
     record = await context.data.redis.hgetall(key)
     if not record:
@@ -60,12 +43,8 @@ async def card_pressed(update: Update, context: NashirContext) -> None:
     url = desk._url(record)  # noqa: SLF001 - same package
 
     if action == "p":
-        won = await context.data.pending.claim(key, ["open", "scheduled"], "publishing", uid)
-        if won != Claim.WON:
-            await _decided(update, context, record)
+        if not await _decide(update, context, card, record, "publishing", uid, name):
             return
-        await context.data.redis.zrem(keys.bot_review_schedule(), card)
-        await context.data.redis.hset(key, "decided_name", name)
         queued, duplicates, failed = await desk.publish(card, record)
         await context.data.redis.hset(key, "state", "published")
         await answer(update, t("Published."))
@@ -88,9 +67,7 @@ async def card_pressed(update: Update, context: NashirContext) -> None:
         if when is None:
             await answer(update, t("This button no longer works."))
             return
-        won = await context.data.pending.claim(key, ["open"], "scheduled", uid)
-        if won != Claim.WON:
-            await _decided(update, context, record)
+        if not await _claim(update, context, key, record, ["open"], "scheduled", uid):
             return
         await context.data.redis.hset(key, mapping={"scheduled_for": when, "decided_name": name})
         await context.data.redis.zadd(keys.bot_review_schedule(), {card: when})
@@ -104,9 +81,7 @@ async def card_pressed(update: Update, context: NashirContext) -> None:
         return
 
     if action == "u":
-        won = await context.data.pending.claim(key, ["scheduled"], "open", uid)
-        if won != Claim.WON:
-            await _decided(update, context, record)
+        if not await _claim(update, context, key, record, ["scheduled"], "open", uid):
             return
         await context.data.redis.zrem(keys.bot_review_schedule(), card)
         await context.data.audit.record(uid, name, "review.unschedule", url)
@@ -125,12 +100,8 @@ async def card_pressed(update: Update, context: NashirContext) -> None:
         return
 
     if action == "x":
-        won = await context.data.pending.claim(key, ["open", "scheduled"], "rejected", uid)
-        if won != Claim.WON:
-            await _decided(update, context, record)
+        if not await _decide(update, context, card, record, "rejected", uid, name):
             return
-        await context.data.redis.zrem(keys.bot_review_schedule(), card)
-        await context.data.redis.hset(key, "decided_name", name)
         await context.data.audit.record(uid, name, "review.reject", url)
         await answer(update, t("Rejected."))
         await desk.refresh_card(context.bot, card,
@@ -155,6 +126,28 @@ async def card_pressed(update: Update, context: NashirContext) -> None:
                                      card, ex=keys.REVIEW_TTL_S)
         return
     await answer(update, t("This button no longer works."))
+
+
+async def _claim(update: Update, context: NashirContext, key: str, record: dict[str, str],
+                 expected: list[str], new_state: str, uid: int) -> bool:
+    """Move the card from one of the `expected` states to `new_state`; False when another
+    press was first (this user is then told who decided)."""
+    if await context.data.pending.claim(key, expected, new_state, uid) == Claim.WON:
+        return True
+    await _decided(update, context, record)
+    return False
+
+
+async def _decide(update: Update, context: NashirContext, card: str, record: dict[str, str],
+                  new_state: str, uid: int, name: str) -> bool:
+    """Publish or reject: claim an open or scheduled card for `new_state`, take it off the
+    schedule and record who decided; False when another press was first."""
+    key = keys.bot_review(card)
+    if not await _claim(update, context, key, record, ["open", "scheduled"], new_state, uid):
+        return False
+    await context.data.redis.zrem(keys.bot_review_schedule(), card)
+    await context.data.redis.hset(key, "decided_name", name)
+    return True
 
 
 async def _decided(update: Update, context: NashirContext, record: dict[str, str]) -> None:
@@ -193,7 +186,7 @@ async def reply_received(update: Update, context: NashirContext) -> None:
         await stray_text(update, context)
         return
     t = await translator_for(update, context)
-    if not await _editor(update, context):
+    if not await is_editor(update, context):
         await reply(update, t("Sorry, this is for the publication's editors. "
                               "Send /help to see what you can do."))
         return
@@ -225,7 +218,7 @@ async def document_received(update: Update, context: NashirContext) -> None:
     """An OPML file from an editor: import its feeds (see bot.opml)."""
     from bot.opml import import_document
 
-    if not await _editor(update, context):
+    if not await is_editor(update, context):
         t = await translator_for(update, context)
         chat = update.effective_chat
         if chat is not None and chat.type == "private":

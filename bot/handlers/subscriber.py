@@ -100,22 +100,26 @@ def _subscribe_markup(choices: list[tuple[str, str]], mine: set[str], *,
     return InlineKeyboardMarkup(rows)
 
 
+async def _subscriptions(update: Update, context: NashirContext) -> set[str]:
+    """Feed ids the chat of the update is subscribed to."""
+    chat = str(update.effective_chat.id) if update.effective_chat else ""
+    return await subscriptions_of(context.data.redis, chat)
+
+
 async def subscribe_command(update: Update, context: NashirContext) -> None:
     t = await translator_for(update, context)
     choices = await _feed_choices(context)
     if not choices:
         await reply(update, t("There is nothing to subscribe to yet."))
         return
-    chat = str(update.effective_chat.id) if update.effective_chat else ""
-    mine = await subscriptions_of(context.data.redis, chat)
+    mine = await _subscriptions(update, context)
     await reply(update, t("Which feeds do you want here? Press one to subscribe."),
                 markup=_subscribe_markup(choices, mine, removing=False))
 
 
 async def unsubscribe_command(update: Update, context: NashirContext) -> None:
     t = await translator_for(update, context)
-    chat = str(update.effective_chat.id) if update.effective_chat else ""
-    mine = await subscriptions_of(context.data.redis, chat)
+    mine = await _subscriptions(update, context)
     choices = [c for c in await _feed_choices(context) if c[0] in mine]
     if not choices:
         await reply(update, t("You have no subscriptions. /subscribe shows the feeds."))
@@ -126,8 +130,7 @@ async def unsubscribe_command(update: Update, context: NashirContext) -> None:
 
 async def list_command(update: Update, context: NashirContext) -> None:
     t = await translator_for(update, context)
-    chat = str(update.effective_chat.id) if update.effective_chat else ""
-    mine = await subscriptions_of(context.data.redis, chat)
+    mine = await _subscriptions(update, context)
     titles = dict(await _feed_choices(context))
     names = [titles[f] for f in mine if f in titles]
     if not names:
