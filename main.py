@@ -18,7 +18,6 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
-from pathlib import Path
 
 from config.logging import configure_logging
 from config.schema import BotConfig, ConfigError, load_config
@@ -103,6 +102,21 @@ def _limits(settings: Settings):  # type: ignore[no-untyped-def]
     return RateLimits.unlimited() if settings.dry_run else RateLimits()
 
 
+def _sender_hooks(config: BotConfig, rt: Runtime) -> dict[str, object]:
+    """What the sender tells the rest of the bot: owners hear of chats it cannot post to, and a
+    user who blocked the bot is unsubscribed."""
+    from bot.subscriptions import forget_chat
+    from ops.notices import ChatNotifier
+
+    notices = ChatNotifier(config, rt.store)  # type: ignore[arg-type]
+
+    async def user_blocked(chat: str) -> None:
+        await forget_chat(rt.store.redis, chat)  # type: ignore[attr-defined]
+
+    return {"on_chat_blocked": notices.blocked, "on_user_blocked": user_blocked,
+            "on_chat_migrated": notices.migrated}
+
+
 # -- commands ----------------------------------------------------------------------------------
 
 async def cmd_once(settings: Settings, config: BotConfig, redis_url: str) -> int:
@@ -122,7 +136,8 @@ async def cmd_once(settings: Settings, config: BotConfig, redis_url: str) -> int
         for outcome in outcomes:
             if outcome.status == "error":
                 print(f"feed {outcome.feed_url}: {outcome.error}", file=sys.stderr)
-        sender = Sender(rt.queue, rt.transport, limits=_limits(settings))  # type: ignore[arg-type]
+        sender = Sender(rt.queue, rt.transport, limits=_limits(settings),  # type: ignore[arg-type]
+                        **_sender_hooks(config, rt))
         remaining = await sender.drain(timeout=300)
         queued = sum(o.queued for o in outcomes)
         logger.info("once: %d feeds polled, %d posts queued, %d still queued", len(outcomes),
@@ -184,7 +199,7 @@ async def cmd_run(settings: Settings, config: BotConfig, redis_url: str,
             tasks.append(asyncio.create_task(poller.run(stop), name="poller"))
         if "sender" in roles:
             sender = Sender(rt.queue, rt.transport, limits=_limits(settings),  # type: ignore[arg-type]
-                            on_outcome=metrics.record_send)
+                            on_outcome=metrics.record_send, **_sender_hooks(config, rt))
             metrics.attach_sender(sender)
             tasks.append(asyncio.create_task(sender.run(stop), name="sender"))
         if "commands" in roles and settings.dry_run:

@@ -34,20 +34,49 @@ def notice_html(feed: FeedConfig, event: HealthEvent, reason: str) -> str:
     return "\n".join(lines)
 
 
-class HealthNotifier:
+class OwnerNotices:
+    """Queues short notices to every owner's and editor's private chat."""
+
     def __init__(self, config: BotConfig, store: Store) -> None:
         self.recipients = sorted({str(u) for u in (*config.owners, *config.editors)})
         self.store = store
 
-    async def __call__(self, feed: FeedConfig, event: HealthEvent, reason: str) -> None:
+    async def send(self, key: str, text: str, url: str = "") -> None:
         if not self.recipients:
             return
         now = time.time()
-        uid = f"notice:{feed_id_for(feed.url)}:{event.value}:{int(now)}"
-        text = notice_html(feed, event, reason)
+        uid = f"notice:{key}:{int(now)}"
         deliveries: list[Delivery | None] = [
-            Delivery(chat=chat, uid=uid, url=feed.url, html=text, priority=1, queued_at=now,
+            Delivery(chat=chat, uid=uid, url=url, html=text, priority=1, queued_at=now,
                      article_time=now, language="ar")
             for chat in self.recipients
         ]
         await self.store.queue_article(None, [uid], deliveries, now=now)
+
+
+class HealthNotifier(OwnerNotices):
+    """Poller hook: a feed turned broken or gone, or recovered."""
+
+    async def __call__(self, feed: FeedConfig, event: HealthEvent, reason: str) -> None:
+        await self.send(f"{feed_id_for(feed.url)}:{event.value}", notice_html(feed, event, reason),
+                        feed.url)
+
+
+class ChatNotifier(OwnerNotices):
+    """Sender hooks: the bot may no longer post to a chat, or a group moved to a new id."""
+
+    async def blocked(self, chat: str, reason: str) -> None:
+        text = (f"<b>⚠️ {RLM}لا يستطيع البوت النشر في {_chat(chat)}؛ المنشورات محفوظة.</b>\n"
+                f"The bot cannot post to {_chat(chat)}; its posts are kept until it can.\n"
+                f"{RLM}السبب / reason: {html.escape(reason[:300], quote=False)}")
+        await self.send(f"blocked:{chat}", text)
+
+    async def migrated(self, old: str, new: str) -> None:
+        text = (f"<b>ℹ️ {RLM}انتقلت المجموعة {_chat(old)} إلى المعرّف {_chat(new)}.</b>\n"
+                f"The group {_chat(old)} moved to {_chat(new)}: posts now go there; "
+                f"update the config file to the new id.")
+        await self.send(f"migrated:{old}", text)
+
+
+def _chat(chat: str) -> str:
+    return f"\u2066{html.escape(chat, quote=False)}\u2069"

@@ -235,3 +235,24 @@ async def test_sigkill_leaves_nothing_that_blocks_the_next_start(
     # (Telegram accepted it, the bot died before recording it: the contract's one exception).
     assert set(posted) == {t.text.split("\n", 1)[0] for t in telegram.messages}
     assert len(set(posted)) == 4 and len(posted) <= 5
+
+
+async def test_a_channel_that_removed_the_bot_keeps_its_posts_and_owners_are_told(
+        tmp_path: Path, telegram: FakeTelegram, feeds: FeedServer) -> None:
+    """When Telegram refuses a channel (bot kicked), the other channel still gets the post, the
+    refused post is kept, and each owner is told in a private message."""
+    owner = 111111
+    telegram.add_user(owner, "Owner", language_code="ar")
+    telegram.set_bot_status(CHANNEL_B, "kicked")
+    feeds.add_feed("/a.xml", title="مرصد", items=[item(1)])
+    data = config_for([{"url": feeds.url("/a.xml"), "channels": ["@nashir_a", str(CHANNEL_B)]}])
+    data["owners"] = [owner]
+    config = write_config(tmp_path / "bot.yaml", data)
+    env = bot_env(config=config, data_dir=tmp_path / "data", api_root=telegram.api_root,
+                  token=TOKEN)
+    result = await run_bot("once", env=env)
+    assert result.code == 0, result.stderr
+    assert len(telegram.messages_to(CHANNEL_A)) == 1
+    assert telegram.messages_to(CHANNEL_B) == []
+    notices = telegram.messages_to(owner)
+    assert len(notices) == 1 and str(CHANNEL_B) in notices[0].text
