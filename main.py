@@ -15,15 +15,26 @@ import asyncio
 import logging
 import signal
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from config.logging import configure_logging
 from config.schema import BotConfig, ConfigError, load_config
 from config.settings import Settings
 from redis.exceptions import RedisError
 from store.embedded import EmbeddedRedisError
+
+if TYPE_CHECKING:
+    from telegram import Bot
+
+    from delivery.models import SendOutcome
+    from delivery.queue import DeliveryQueue
+    from delivery.sender import Sender, Transport
+    from feeds.fetcher import Fetcher
+    from store.embedded import EmbeddedRedis
+    from store.redis_store import Store
 
 logger = logging.getLogger("nashir")
 
@@ -36,11 +47,11 @@ class Runtime:
 
     settings: Settings
     config: BotConfig
-    store: object
-    queue: object
-    fetcher: object
-    transport: object
-    bot: object | None
+    store: Store
+    queue: DeliveryQueue
+    fetcher: Fetcher
+    transport: Transport
+    bot: Bot | None
 
 
 @asynccontextmanager
@@ -61,7 +72,7 @@ async def open_runtime(settings: Settings, config: BotConfig, redis_url: str,
         stack.push_async_callback(session.close)
         bot = None
         if settings.dry_run:
-            transport: object = PreviewTransport(settings.preview_dir)
+            transport: Transport = PreviewTransport(settings.preview_dir)
         else:
             from bot.telegram_client import make_bot
 
@@ -79,7 +90,7 @@ class EmbeddedOrExternalRedis:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.embedded = None
+        self.embedded: EmbeddedRedis | None = None
 
     def __enter__(self) -> str:
         if self.settings.redis_url:
@@ -95,32 +106,30 @@ class EmbeddedOrExternalRedis:
             self.embedded.stop()
 
 
-def _limits(settings: Settings):  # type: ignore[no-untyped-def]
-    from delivery.ratelimit import RateLimits
-
-    # The preview has no rate limits to respect; Telegram's are the defaults.
-    return RateLimits.unlimited() if settings.dry_run else RateLimits()
-
-
-def _sender_hooks(config: BotConfig, rt: Runtime) -> dict[str, object]:
-    """What the sender tells the rest of the bot: owners hear of chats it cannot post to, and a
-    user who blocked the bot is unsubscribed."""
+def make_sender(settings: Settings, config: BotConfig, rt: Runtime,
+                on_outcome: Callable[[SendOutcome], None] | None = None) -> Sender:
+    """The sender, with what it tells the rest of the bot: owners hear of chats it cannot post
+    to, and a user who blocked the bot is unsubscribed."""
     from bot.subscriptions import forget_chat
+    from delivery.ratelimit import RateLimits
+    from delivery.sender import Sender
     from ops.notices import ChatNotifier
 
-    notices = ChatNotifier(config, rt.store)  # type: ignore[arg-type]
+    notices = ChatNotifier(config, rt.store)
 
     async def user_blocked(chat: str) -> None:
-        await forget_chat(rt.store.redis, chat)  # type: ignore[attr-defined]
+        await forget_chat(rt.store.redis, chat)
 
-    return {"on_chat_blocked": notices.blocked, "on_user_blocked": user_blocked,
-            "on_chat_migrated": notices.migrated}
+    # The preview has no rate limits to respect; Telegram's are the defaults.
+    limits = RateLimits.unlimited() if settings.dry_run else RateLimits()
+    return Sender(rt.queue, rt.transport, limits=limits, on_outcome=on_outcome,
+                  on_chat_blocked=notices.blocked, on_user_blocked=user_blocked,
+                  on_chat_migrated=notices.migrated)
 
 
 # -- commands ----------------------------------------------------------------------------------
 
 async def cmd_once(settings: Settings, config: BotConfig, redis_url: str) -> int:
-    from delivery.sender import Sender
     from feeds.poller import Poller
     from ops.notices import HealthNotifier
     from ops.progress import Progress
@@ -128,16 +137,15 @@ async def cmd_once(settings: Settings, config: BotConfig, redis_url: str) -> int
     async with open_runtime(settings, config, redis_url, consumer="once") as rt:
         active = sum(not feed.paused for feed in config.feeds)
         with Progress(active, "polling feeds") as progress:
-            poller = Poller(config, rt.store, rt.fetcher,  # type: ignore[arg-type]
-                            on_health=HealthNotifier(config, rt.store),  # type: ignore[arg-type]
+            poller = Poller(config, rt.store, rt.fetcher,
+                            on_health=HealthNotifier(config, rt.store),
                             on_poll=lambda o: progress.advance(item=o.feed_url,
                                                                failed=o.status == "error"))
             outcomes = await poller.poll_all()
         for outcome in outcomes:
             if outcome.status == "error":
                 print(f"feed {outcome.feed_url}: {outcome.error}", file=sys.stderr)
-        sender = Sender(rt.queue, rt.transport, limits=_limits(settings),  # type: ignore[arg-type]
-                        **_sender_hooks(config, rt))
+        sender = make_sender(settings, config, rt)
         remaining = await sender.drain(timeout=300)
         queued = sum(o.queued for o in outcomes)
         logger.info("once: %d feeds polled, %d posts queued, %d still queued", len(outcomes),
@@ -162,7 +170,6 @@ async def cmd_run(settings: Settings, config: BotConfig, redis_url: str,
                   roles: frozenset[str] = frozenset(ROLES)) -> int:
     import socket
 
-    from delivery.sender import Sender
     from feeds.poller import Poller
     from ops.http import ReadinessProbes, start_http
     from ops.metrics import Metrics
@@ -177,7 +184,7 @@ async def cmd_run(settings: Settings, config: BotConfig, redis_url: str,
     worker = f"{socket.gethostname()}-{os.getpid()}"
     metrics = Metrics()
     async with open_runtime(settings, config, redis_url, consumer=worker) as rt:
-        redis = rt.store.redis  # type: ignore[attr-defined]
+        redis = rt.store.redis
         metrics.attach_redis(redis)
         metrics.instrument_redis(redis)
         status = RedisStatusSource(redis, config, dry_run=settings.dry_run)
@@ -192,14 +199,13 @@ async def cmd_run(settings: Settings, config: BotConfig, redis_url: str,
         reloader.add(status.set_config)
         tasks = []
         if "poller" in roles:
-            poller = Poller(config, rt.store, rt.fetcher, worker_id=worker,  # type: ignore[arg-type]
-                            on_health=HealthNotifier(config, rt.store),  # type: ignore[arg-type]
+            poller = Poller(config, rt.store, rt.fetcher, worker_id=worker,
+                            on_health=HealthNotifier(config, rt.store),
                             on_poll=metrics.record_poll)
             reloader.add(apply_to_poller(poller))
             tasks.append(asyncio.create_task(poller.run(stop), name="poller"))
         if "sender" in roles:
-            sender = Sender(rt.queue, rt.transport, limits=_limits(settings),  # type: ignore[arg-type]
-                            on_outcome=metrics.record_send, **_sender_hooks(config, rt))
+            sender = make_sender(settings, config, rt, on_outcome=metrics.record_send)
             metrics.attach_sender(sender)
             tasks.append(asyncio.create_task(sender.run(stop), name="sender"))
         if "commands" in roles and settings.dry_run:
@@ -208,8 +214,8 @@ async def cmd_run(settings: Settings, config: BotConfig, redis_url: str,
             from bot.app import build_application, run_commands
             from ops.reload import apply_to_commands
 
-            app = build_application(settings, config, redis, rt.fetcher,  # type: ignore[arg-type]
-                                    store=rt.store)  # type: ignore[arg-type]
+            app = build_application(settings, config, redis, rt.fetcher,
+                                    store=rt.store)
             reloader.add(apply_to_commands(app))
             tasks.append(asyncio.create_task(run_commands(app, stop), name="commands"))
         reloader.install(loop)

@@ -56,7 +56,9 @@ logger = logging.getLogger(__name__)
 class PageFetcher(Protocol):
     """What the bot needs of feeds.fetcher.Fetcher."""
 
-    async def fetch(self, url: str, **kwargs: Any) -> FetchResult: ...
+    async def fetch(self, url: str, *, etag: str | None = None,
+                    last_modified: str | None = None, trusted: bool = True,
+                    allow_networks: Sequence[str] = ()) -> FetchResult: ...
 
 
 @dataclass(slots=True)
