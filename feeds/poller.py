@@ -1,33 +1,81 @@
-"""The poll orchestrator: due feed -> fetch -> parse -> new items -> render -> queue.
+"""The poll orchestrator: due feeds -> fetch -> parse -> new items -> render -> queue.
 
 Side effects stay at the edges (Fetcher for HTTP, Store for Redis); parsing and rendering are
-pure and run off the event loop where they are heavy."""
+pure, and parsing runs off the event loop.
+
+How a cycle spends its time, cheapest first:
+
+* **Claim.** A worker claims a batch of due feeds with a lease in one script that also answers
+  their states; several replicas never poll the same feed at once, and a dead replica's feeds
+  come back when its leases run out.
+* **Unchanged feed** (304, or the same body as last time): one request, no parse, and no Redis
+  round trip of its own: its new state, next due time and lease release are written with many
+  others in one script.
+* **Changed body**: the body is cut into its items, and each item's bytes are hashed. Items
+  whose bytes were there last time are known; only the new or edited ones are parsed (a small
+  document of the feed's header and those items), falling back to a whole parse whenever the
+  cut is not certain to give the same articles. A body whose items are all known costs no parse.
+* **New items**: checked against the feed's seen set (one script), filtered, rendered per
+  channel and queued oldest first (one script that marks them seen and deduplicates per chat by
+  identity keys and, across feeds, by title fingerprint). Edited items become edits of the
+  posted messages for channels with `edit_on_change`.
+"""
 from __future__ import annotations
 
 import asyncio
+import functools
+import hashlib
+import html
 import logging
+import multiprocessing
+import re
 import time
 import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import NamedTuple, Protocol
+
+from redis.exceptions import RedisError
 
 from config.schema import BotConfig, FeedConfig
 from delivery.models import Delivery
-from feeds.arabic import matches_filters
+from feeds.arabic import matches_filters, normalize_arabic, title_fingerprint
 from feeds.errors import FeedError, FetchErrorKind
 from feeds.fetcher import Fetcher
 from feeds.models import Article, feed_id_for
-from feeds.parser import ParsedFeed, parse_feed
+from feeds.parser import ParsedFeed, decode_body, parse_feed
 from feeds.schedule import HealthEvent, SchedulePolicy, after_failure, after_success
+from feeds.urls import canonical_url
 from formatters.errors import UnrenderableArticle
 from formatters.post import render_post
-from store.redis_store import Store
+from store import keys
+from store.redis_store import (
+    CHANGED,
+    NEW,
+    ArticleToQueue,
+    QueueOutcome,
+    StateWrite,
+    Store,
+)
 
 logger = logging.getLogger(__name__)
 
 MIN_INTERVAL_S = 60.0
+# Titles with fewer normalised words than this get no fingerprint: short generic titles
+# ("افتتاحية", "كلمة العدد") would make different articles look like one story.
+FINGERPRINT_MIN_WORDS = 4
+# Feeds with more items than this are not tracked item by item (they are parsed whole).
+MAX_TRACKED_ITEMS = 1000
+_DIGEST_CHARS = 12
+
+# The state fields a poll reads (claimed with the feed, or read in bulk for `poll_all`).
+STATE_FIELDS = ("current_url", "etag", "last_modified", "body_hash", "items", "first_polled",
+                "title", "ttl", "health", "failures", "first_failure", "publish_gap", "last_new",
+                "interval", "last_error")
 
 
 @dataclass(slots=True)
@@ -46,90 +94,218 @@ class PollOutcome:
     seconds: float = 0.0                 # how long the poll took
     event: HealthEvent | None = None     # broken / gone / recovered, announced once
     skipped: list[str] = field(default_factory=list)
+    parsed: str = ""                     # "" (no parse) | partial | full
+    changed: int = 0                     # items edited since they were first seen
+    edits: int = 0                       # edits of posted messages queued
+
+
+class EditQueue(Protocol):
+    """Where edits of posted messages go (delivery.queue.DeliveryQueue fits)."""
+
+    async def queue_edit(self, chat: str, uid: str, html: str, *, url: str = "",
+                         article_time: float = 0.0, preview_url: str | None = None,
+                         language: str = "ar", feed_id: str = "", priority: int = 0) -> bool: ...
 
 
 HealthListener = Callable[[FeedConfig, HealthEvent, str], Awaitable[None]]
 PollListener = Callable[[PollOutcome], None]
+ParseFunction = Callable[..., ParsedFeed]   # parse_feed(body, *, feed_url, content_type)
+
+
+@dataclass(slots=True)
+class _Job:
+    feed_id: str
+    feed: FeedConfig | None               # None: claimed but not (or no longer) configured
+    state: dict[str, str]
+    claimed: bool                         # holds a lease to release
+
+
+class _Writer:
+    """Writes poll results in batches: one script for up to `batch` feeds. Results wait at most
+    `linger_s` for company, so a feed's next due time and lease release are never held up."""
+
+    def __init__(self, store: Store, worker: str, *, batch: int = 256,
+                 linger_s: float = 0.02) -> None:
+        self.store, self.worker, self.batch, self.linger_s = store, worker, batch, linger_s
+        self._pending: list[StateWrite] = []
+        self._task: asyncio.Task[None] | None = None
+
+    def add(self, write: StateWrite) -> None:
+        self._pending.append(write)
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._drain())
+
+    async def _drain(self) -> None:
+        while self._pending:
+            if len(self._pending) < self.batch:
+                await asyncio.sleep(self.linger_s)  # let the batch fill
+            batch, self._pending = self._pending[:self.batch], self._pending[self.batch:]
+            try:
+                await self.store.commit(self.worker, batch)
+            except (RedisError, OSError) as exc:  # leases run out and the feeds come back
+                logger.warning("could not record %d polls (%s)", len(batch), exc)
+            except Exception:
+                logger.exception("could not record %d polls", len(batch))
+
+    async def flush(self) -> None:
+        """Wait until everything added so far is written."""
+        while self._task is not None and not self._task.done():
+            await asyncio.shield(self._task)
 
 
 class Poller:
+    """Polls the configured feeds and queues their new items.
+
+    `parse` is the feed parser (injectable, e.g. to count parses); `edits` receives edits of
+    posted messages (default: the delivery queue on the store's Redis); `concurrency` bounds the
+    polls in flight; `parse_workers` > 0 parses in that many processes (`parse` must then be a
+    module-level function; call `close()` at shutdown), else in threads;
+    `fingerprint_window_s` is how long a title fingerprint marks a story as already posted to a
+    chat by another feed."""
+
     def __init__(self, config: BotConfig, store: Store, fetcher: Fetcher, *,
                  worker_id: str | None = None,
                  clock: Callable[[], float] = time.time,
-                 policy: SchedulePolicy = SchedulePolicy(),
+                 policy: SchedulePolicy | None = None,
                  on_health: HealthListener | None = None,
-                 on_poll: PollListener | None = None) -> None:
+                 on_poll: PollListener | None = None,
+                 parse: ParseFunction = parse_feed,
+                 edits: EditQueue | None = None,
+                 concurrency: int = 100,
+                 parse_workers: int = 0,
+                 fingerprint_window_s: float = keys.FINGERPRINT_WINDOW_S) -> None:
         self.config = config
         self.store = store
         self.fetcher = fetcher
         self.worker_id = worker_id or uuid.uuid4().hex[:12]
         self.clock = clock
-        self.policy = policy
+        self.policy = policy or SchedulePolicy()
         self.on_health = on_health
         self.on_poll = on_poll
+        self.parse = parse
+        self.edits = edits
+        self.concurrency = max(1, concurrency)
+        self.parse_workers = parse_workers
+        self._parse_pool: ProcessPoolExecutor | None = None
+        self.fingerprint_window_s = fingerprint_window_s
         self.feeds = {feed_id_for(f.url): f for f in config.feeds}
+        self._writer = _Writer(store, self.worker_id)
 
+    # -- entry points ---------------------------------------------------------------------------
     async def sync_schedule(self) -> None:
         """Put every configured feed on the schedule (due now if it is new there)."""
-        now = self.clock()
-        for feed_id in self.feeds:
-            await self.store.schedule(feed_id, now, only_if_new=True)
+        await self.store.schedule_many(self.feeds, self.clock(), only_if_new=True)
         await self.store.unschedule_except(set(self.feeds))
 
-    async def poll_all(self, concurrency: int = 20) -> list[PollOutcome]:
-        """Poll every feed now, whatever its schedule (the `once` command)."""
-        slots = asyncio.Semaphore(concurrency)
+    async def poll_all(self, concurrency: int | None = None) -> list[PollOutcome]:
+        """Poll every feed now, whatever its schedule and leases (the `once` command)."""
+        feeds = [(fid, f) for fid, f in self.feeds.items() if not f.paused]
+        states = await self.store.feed_states([fid for fid, _ in feeds], STATE_FIELDS)
+        jobs = [_Job(fid, f, state, claimed=False) for (fid, f), state in zip(feeds, states)]
+        outcomes: list[PollOutcome | None] = [None] * len(jobs)
+        position = iter(range(len(jobs)))
 
-        async def one(feed: FeedConfig) -> PollOutcome:
-            async with slots:
-                return await self.poll_feed(feed)
+        async def work() -> None:
+            for i in position:
+                outcomes[i] = await self._poll_job(jobs[i])
 
-        return list(await asyncio.gather(*(one(f) for f in self.feeds.values() if not f.paused)))
+        workers = min(concurrency or self.concurrency, len(jobs))
+        await asyncio.gather(*(work() for _ in range(workers)))
+        await self._writer.flush()
+        return [o for o in outcomes if o is not None]
 
-    async def run(self, stop: asyncio.Event, *, lease_s: float = 300.0, batch: int = 50) -> None:
+    async def poll_due(self, *, lease_s: float = 300.0,
+                       batch: int | None = None) -> list[PollOutcome]:
+        """One cycle: claim and poll every feed due now, then return what the polls did."""
+        outcomes: list[PollOutcome] = []
+        await self._cycle(None, lease_s=lease_s, batch=batch, outcomes=outcomes)
+        return outcomes
+
+    async def run(self, stop: asyncio.Event, *, lease_s: float = 300.0,
+                  batch: int | None = None) -> None:
         """Poll feeds as they come due until `stop` is set."""
         await self.sync_schedule()
-        running: set[asyncio.Task[None]] = set()
-        while not stop.is_set():
-            try:
-                claimed = await self.store.claim_due(self.worker_id, limit=batch, lease_s=lease_s)
-            except Exception as exc:  # Redis away: wait and try again, never exit
-                logger.warning("cannot read the schedule (%s); retrying", exc)
-                claimed = []
-            for feed_id in claimed:
-                task = asyncio.create_task(self._poll_claimed(feed_id))
-                running.add(task)
-                task.add_done_callback(running.discard)
-            if not claimed:
-                try:
-                    await asyncio.wait_for(stop.wait(), 1.0)
-                except TimeoutError:
-                    pass
-        if running:
-            await asyncio.gather(*running, return_exceptions=True)
-
-    async def _poll_claimed(self, feed_id: str) -> None:
-        feed = self.feeds.get(feed_id)
-        if feed is None or feed.paused:
-            await self.store.release(feed_id, self.worker_id, self.clock() + 3600)
-            return
-        _, next_due = await self._poll_and_plan(feed, feed_id)
-        await self.store.release(feed_id, self.worker_id, next_due)
+        await self._cycle(stop, lease_s=lease_s, batch=batch, outcomes=None)
 
     async def poll_feed(self, feed: FeedConfig) -> PollOutcome:
         """Fetch one feed now, queue its new items and plan its next poll; never raises."""
         feed_id = feed_id_for(feed.url)
-        outcome, next_due = await self._poll_and_plan(feed, feed_id)
-        try:
-            await self.store.schedule(feed_id, next_due)
-        except Exception as exc:
-            logger.warning("could not reschedule (%s)", exc, extra={"feed": feed.url})
+        [state] = await self.store.feed_states([feed_id], STATE_FIELDS)
+        outcome = await self._poll_job(_Job(feed_id, feed, state, claimed=False))
+        await self._writer.flush()
         return outcome
 
-    async def _poll_and_plan(self, feed: FeedConfig, feed_id: str) -> tuple[PollOutcome, float]:
-        started = time.monotonic()
+    # -- claiming -------------------------------------------------------------------------------
+    async def _cycle(self, stop: asyncio.Event | None, *, lease_s: float, batch: int | None,
+                     outcomes: list[PollOutcome] | None) -> None:
+        """Claim due feeds and poll them with `concurrency` workers; with `stop`, keep going
+        (waiting for the next due feed) until it is set, else return when none is due."""
+        jobs: asyncio.Queue[_Job | None] = asyncio.Queue(maxsize=self.concurrency)
+        limit = max(1, min(batch or self.concurrency, self.concurrency))
+
+        async def work() -> None:
+            while (job := await jobs.get()) is not None:
+                outcome = await self._poll_job(job)
+                if outcomes is not None:
+                    outcomes.append(outcome)
+
+        workers = [asyncio.create_task(work()) for _ in range(self.concurrency)]
         try:
-            outcome = await self._poll(feed, feed_id)
+            while stop is None or not stop.is_set():
+                try:
+                    claimed = await self.store.claim_due_states(
+                        self.worker_id, STATE_FIELDS, limit=limit, lease_s=lease_s,
+                        now=self.clock())
+                except (RedisError, OSError) as exc:  # Redis away: wait, try again, never exit
+                    logger.warning("cannot read the schedule (%s); retrying", exc)
+                    if stop is None:
+                        break
+                    await _wait(stop, 1.0)
+                    continue
+                if not claimed:
+                    if stop is None:
+                        break
+                    await self._idle(stop)
+                    continue
+                for feed_id, state in claimed:
+                    if stop is not None and stop.is_set():  # not started: back, due now
+                        self._writer.add(StateWrite(feed_id, {}, self.clock(), claimed=True))
+                        continue
+                    # Blocks while every worker is busy: at most `concurrency` feeds wait here.
+                    await jobs.put(_Job(feed_id, self.feeds.get(feed_id), state, claimed=True))
+        finally:
+            # Stopping: feeds claimed but not started go back on the schedule, due now, lease
+            # dropped, for another replica (or the next start) to poll.
+            while stop is not None and stop.is_set() and not jobs.empty():
+                job = jobs.get_nowait()
+                if job is not None:
+                    self._writer.add(StateWrite(job.feed_id, {}, self.clock(), claimed=True))
+            for _ in workers:
+                await jobs.put(None)
+            await asyncio.gather(*workers, return_exceptions=True)
+            await self._writer.flush()
+
+    async def _idle(self, stop: asyncio.Event) -> None:
+        """Wait for the next due feed (at most a second: feeds added meanwhile are seen)."""
+        try:
+            due = await self.store.next_due()
+        except (RedisError, OSError):
+            due = None
+        delay = 1.0 if due is None else min(1.0, max(0.05, due - self.clock()))
+        await _wait(stop, delay)
+
+    # -- one feed -------------------------------------------------------------------------------
+    async def _poll_job(self, job: _Job) -> PollOutcome:
+        feed = job.feed
+        if feed is None or feed.paused:
+            # Paused here, or unknown to this replica's config (a reload elsewhere): later.
+            delay = 3600.0 if feed is not None else 300.0
+            self._writer.add(StateWrite(job.feed_id, {}, self.clock() + delay, job.claimed))
+            return PollOutcome(feed.url if feed else job.feed_id, "unchanged")
+        started = time.monotonic()
+        fields: dict[str, str | int | float] = {}
+        try:
+            outcome, fields = await self._poll(feed, job.feed_id, job.state)
         except FeedError as exc:
             outcome = PollOutcome(feed.url, "error", error=exc.message, error_kind=exc.kind,
                                   retry_after=getattr(exc, "retry_after", None))
@@ -137,102 +313,166 @@ class Poller:
             logger.exception("unexpected error polling feed", extra={"feed": feed.url})
             outcome = PollOutcome(feed.url, "error", error=f"internal error: {exc!r}")
         outcome.seconds = time.monotonic() - started
-        next_due = self.clock() + max(MIN_INTERVAL_S, feed.interval)
-        try:
-            next_due = await self._plan(feed, feed_id, outcome)
-        except Exception as exc:  # Redis away: the lease expiry brings the feed back anyway
-            logger.warning("could not record the poll (%s)", exc, extra={"feed": feed.url})
+        next_due = self._plan(feed, job.state, outcome, fields)
+        self._writer.add(StateWrite(job.feed_id, _changed_fields(fields, job.state), next_due,
+                                    job.claimed))
+        if outcome.event is not None and self.on_health:
+            try:
+                await self.on_health(feed, outcome.event, outcome.error)
+            except Exception:
+                logger.exception("could not announce the feed's health", extra={"feed": feed.url})
         if self.on_poll:
             self.on_poll(outcome)
-        return outcome, next_due
+        return outcome
 
-    async def _plan(self, feed: FeedConfig, feed_id: str, outcome: PollOutcome) -> float:
-        state = await self.store.feed_state(feed_id)
+    def _plan(self, feed: FeedConfig, state: dict[str, str], outcome: PollOutcome,
+              fields: dict[str, str | int | float]) -> float:
+        """The next due time, with the schedule's and health's fields added to `fields`."""
         now = self.clock()
         base = max(MIN_INTERVAL_S, feed.interval)
         if outcome.status == "error":
             decision = after_failure(state, now=now, base_interval_s=base,
                                      kind=outcome.error_kind, retry_after_s=outcome.retry_after,
                                      policy=self.policy)
-            decision.fields.update(last_error=outcome.error, last_poll=now)
+            fields.update(last_error=outcome.error, last_poll=now)
             logger.warning("feed poll failed: %s; next attempt in %.0f s", outcome.error,
                            decision.delay_s, extra={"feed": feed.url})
         else:
             decision = after_success(state, now=now, base_interval_s=base,
                                      new_items=outcome.new_articles, max_age_s=outcome.max_age,
                                      ttl_s=outcome.ttl, policy=self.policy)
-        await self.store.update_feed_state(feed_id, {**decision.fields,
-                                                     "next_poll": now + decision.delay_s})
+        fields.update(decision.fields)
+        fields["next_poll"] = now + decision.delay_s
         if decision.event is not None:
             outcome.event = decision.event
             logger.warning("feed is now %s: %s", decision.event.value, outcome.error or "ok",
                            extra={"feed": feed.url})
-            if self.on_health:
-                try:
-                    await self.on_health(feed, decision.event, outcome.error)
-                except Exception:
-                    logger.exception("could not announce the feed's health",
-                                     extra={"feed": feed.url})
         return now + decision.delay_s
 
-    async def _poll(self, feed: FeedConfig, feed_id: str) -> PollOutcome:
-        state = await self.store.feed_state(feed_id)
+    async def _poll(self, feed: FeedConfig, feed_id: str, state: dict[str, str]
+                    ) -> tuple[PollOutcome, dict[str, str | int | float]]:
         result = await self.fetcher.fetch(
             state.get("current_url") or feed.url, etag=state.get("etag") or None,
             last_modified=state.get("last_modified") or None, trusted=True,
             user_agent=feed.user_agent, headers=feed.headers or None, proxy=feed.proxy,
         )
         now = self.clock()
-        validators: dict[str, str | int | float] = {
+        # Written only after the items are queued: a crash before that polls the body again.
+        fields: dict[str, str | int | float] = {
             "etag": result.etag or "", "last_modified": result.last_modified or "",
             "last_poll": now, "last_error": ""}
         if result.permanent_redirect_to:
             # A permanent redirect moves the feed for good; temporary ones are not stored.
-            validators["current_url"] = result.permanent_redirect_to
+            fields["current_url"] = result.permanent_redirect_to
             logger.info("feed moved permanently to %s", result.permanent_redirect_to,
                         extra={"feed": feed.url})
-        if result.body is None or (result.body_hash and result.body_hash == state.get("body_hash")
-                                   and state.get("first_polled")):
-            await self.store.update_feed_state(feed_id, validators)
-            return PollOutcome(feed.url, "unchanged", max_age=result.max_age,
-                               ttl=_f(state.get("ttl")))
-        parsed: ParsedFeed = await asyncio.to_thread(
-            parse_feed, result.body, feed_url=result.url, content_type=result.content_type)
         first_run = not state.get("first_polled")
-        outcome = await self._queue_new(feed, feed_id, parsed, first_run=first_run)
-        await self.store.update_feed_state(feed_id, {
-            **validators, "body_hash": result.body_hash or "", "first_polled": 1,
-            "title": parsed.title, "ttl": parsed.ttl_seconds or "",
-        })
+        ttl = _f(state.get("ttl"))
+        if result.body is None or (result.body_hash and result.body_hash == state.get("body_hash")
+                                   and not first_run):
+            return PollOutcome(feed.url, "unchanged", max_age=result.max_age, ttl=ttl), fields
+        body = result.body
+        parsed, digests, how = await self._read(functools.partial(
+            read_feed, self.parse, body, feed_url=result.url, content_type=result.content_type,
+            known=None if first_run else state.get("items", "")))
+        fields.update(body_hash=result.body_hash or "", items=digests)
+        if parsed is None:  # a new body, but every item in it is one we had
+            return PollOutcome(feed.url, "unchanged", max_age=result.max_age, ttl=ttl), fields
+        outcome = await self._queue_new(feed, feed_id, parsed, first_run=first_run,
+                                        items=len(digests) // _DIGEST_CHARS or None,
+                                        partial=how == "partial")
+        outcome.parsed = how
+        fields.update(first_polled=1, title=parsed.title, ttl=parsed.ttl_seconds or "")
         outcome.max_age, outcome.ttl = result.max_age, parsed.ttl_seconds
-        return outcome
+        return outcome, fields
 
+    async def _read(self, call: Callable[[], FeedRead]) -> FeedRead:
+        """Run `read_feed` off the event loop: in the parse processes when there are any (they
+        use other cores; feedparser holds the GIL), else in a thread."""
+        if self.parse_workers <= 0:
+            return await asyncio.to_thread(call)
+        if self._parse_pool is None:
+            self._parse_pool = ProcessPoolExecutor(
+                self.parse_workers, mp_context=multiprocessing.get_context("spawn"))
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._parse_pool, call)
+        except BrokenProcessPool:
+            # A parse process died (killed, out of memory): start new ones next time, and
+            # parse this body in a thread meanwhile.
+            logger.warning("a feed parsing process died; starting new ones")
+            self._parse_pool = None
+            return await asyncio.to_thread(call)
+
+    async def close(self) -> None:
+        """Stop the parse processes, if any (call at shutdown)."""
+        pool, self._parse_pool = self._parse_pool, None
+        if pool is not None:
+            await asyncio.to_thread(pool.shutdown, wait=True, cancel_futures=True)
+
+    # -- new and changed items ------------------------------------------------------------------
     async def _queue_new(self, feed: FeedConfig, feed_id: str, parsed: ParsedFeed, *,
-                         first_run: bool) -> PollOutcome:
+                         first_run: bool, items: int | None, partial: bool) -> PollOutcome:
         articles = _oldest_first(parsed.articles)
         link_counts = Counter(a.url for a in articles if a.url)
-        identities = {a.uid: _identities(a, link_counts) for a in articles}
-        all_keys = [key for keys_ in identities.values() for key in keys_]
-        seen = await self.store.seen_identities(feed_id, all_keys)
-        fresh = [a for a in articles if not seen.intersection(identities[a.uid])]
-        to_post = fresh
+        identities = [_identities(a, link_counts) for a in articles]
+        # The seen window follows the feed's size: twice the keys its current items have.
+        count = max(items or 0, len(articles))
+        window = min(keys.SEEN_WINDOW, max(keys.SEEN_MIN_WINDOW, 4 * count))
+        now = self.clock()
+        changed: list[Article] = []
+        if partial:
+            # Only new or edited items were parsed: render them all and let the queue script
+            # tell which were new (one round trip).
+            candidates = list(zip(articles, identities))
+        else:
+            statuses = await self.store.check_articles(
+                feed_id, [(ids, a.content_hash) for a, ids in zip(articles, identities)],
+                now=now, window=window)
+            candidates = [(a, ids) for a, ids, s in zip(articles, identities, statuses)
+                          if s == NEW]
+            changed = [a for a, s in zip(articles, statuses) if s == CHANGED]
+        outcome = PollOutcome(feed.url, "unchanged")
+        rendered: dict[str, list[Delivery | None]] = {}
+        if candidates:
+            results = await self._queue_fresh(feed, feed_id, candidates, outcome, rendered,
+                                              first_run=first_run, now=now, window=window)
+            outcome.new_articles = sum(not r.already_seen for r in results)
+            changed += [a for (a, _), r in zip(candidates, results) if r.changed]
+        outcome.status = "new" if outcome.new_articles else "unchanged"
+        outcome.changed = len(changed)
+        for article in changed:
+            outcome.edits += await self._queue_edits(feed, feed_id, article,
+                                                     rendered.get(article.uid))
+        return outcome
+
+    async def _queue_fresh(self, feed: FeedConfig, feed_id: str,
+                           fresh: list[tuple[Article, tuple[str, ...]]], outcome: PollOutcome,
+                           rendered: dict[str, list[Delivery | None]], *, first_run: bool,
+                           now: float, window: int) -> list[QueueOutcome]:
+        posting = fresh
         if first_run:
-            to_post = {"none": [], "latest": fresh[-1:], "all": fresh}[feed.first_run]
-        outcome = PollOutcome(feed.url, "new", new_articles=len(fresh))
-        first_seen = datetime.fromtimestamp(self.clock(), UTC)
-        posting = {a.uid for a in to_post}
-        for article in fresh:
-            deliveries: list[Delivery | None]
-            if article.uid in posting and _wanted(feed, article):
+            posting = {"none": [], "latest": fresh[-1:], "all": fresh}[feed.first_run]
+        posting_uids = {a.uid for a, _ in posting}
+        first_seen = datetime.fromtimestamp(now, UTC)
+        batch: list[ArticleToQueue] = []
+        for article, ids in fresh:
+            if article.uid in posting_uids and _wanted(feed, article):
                 deliveries = self._render_for_channels(feed, feed_id, article, first_seen, outcome)
+                rendered[article.uid] = deliveries
+                await asyncio.sleep(0)  # rendering is CPU work: let other polls run between
             else:
                 deliveries = [None]  # mark seen only: old items of a new feed, filtered items
-            result = await self.store.queue_article(feed_id, identities[article.uid], deliveries)
+            batch.append(ArticleToQueue(ids, tuple(deliveries), _fingerprint(article.title),
+                                        article.content_hash))
+        results = await self.store.queue_articles(
+            feed_id, batch, now=now, window=window,
+            fingerprint_window_s=self.fingerprint_window_s)
+        for (article, _), result in zip(fresh, results):
             outcome.queued += len(result.queued_chats)
             if result.queued_chats:
                 logger.info("queued for %s", ", ".join(result.queued_chats),
                             extra={"feed": feed.url, "article": article.uid})
-        return outcome
+        return results
 
     def _render_for_channels(self, feed: FeedConfig, feed_id: str, article: Article,
                              first_seen: datetime, outcome: PollOutcome) -> list[Delivery | None]:
@@ -259,12 +499,76 @@ class Poller:
             ))
         return deliveries or [None]
 
+    async def _queue_edits(self, feed: FeedConfig, feed_id: str, article: Article,
+                           rendered: list[Delivery | None] | None) -> int:
+        """Queue an edit of the message each `edit_on_change` channel got for `article`
+        (`rendered`: its posts, already rendered for the feed's channels, if they were)."""
+        queued = 0
+        first_seen = datetime.fromtimestamp(self.clock(), UTC)
+        posts = {d.chat: d for d in rendered or () if d is not None}
+        for target in feed.channels:
+            channel = self.config.channel(target.chat)
+            if channel is None or channel.paused or not channel.edit_on_change:
+                continue
+            context = {"feed": feed.url, "article": article.uid, "chat": target.chat}
+            post = posts.get(target.chat)
+            if post is None:
+                try:
+                    made = render_post(article, channel, timezone=self.config.timezone,
+                                       first_seen=first_seen)
+                except UnrenderableArticle as exc:
+                    logger.warning("edited article cannot be rendered: %s", exc, extra=context)
+                    continue
+                html_, preview_url, language = made.html, made.preview_url, made.language
+            else:
+                html_, preview_url, language = post.html, post.preview_url, post.language
+            done = await self._edit_queue().queue_edit(
+                target.chat, article.uid, html_, url=article.url,
+                article_time=(article.published_at or first_seen).timestamp(),
+                preview_url=preview_url, language=language, feed_id=feed_id)
+            if done:
+                queued += 1
+                logger.info("article changed; edit queued", extra=context)
+            else:
+                logger.info("article changed before its post went out (or it was never "
+                            "posted there); nothing to edit", extra=context)
+        return queued
+
+    def _edit_queue(self) -> EditQueue:
+        if self.edits is None:
+            from delivery.queue import DeliveryQueue
+
+            self.edits = DeliveryQueue(self.store.redis, f"poller-{self.worker_id}")
+        return self.edits
+
+
+# -- helpers --------------------------------------------------------------------------------------
+
+async def _wait(stop: asyncio.Event, seconds: float) -> None:
+    try:
+        await asyncio.wait_for(stop.wait(), seconds)
+    except TimeoutError:
+        pass
+
 
 def _f(value: str | None) -> float | None:
     try:
         return float(value) if value else None
     except ValueError:
         return None
+
+
+def _changed_fields(fields: dict[str, str | int | float], state: dict[str, str]
+                    ) -> dict[str, str | int | float]:
+    """The fields whose stored text would change (the store writes values as str())."""
+    return {k: v for k, v in fields.items()
+            if (old := state.get(k)) is None or old != ("" if v is None else str(v))}
+
+
+def _fingerprint(title: str) -> str:
+    if len(normalize_arabic(title).split()) < FINGERPRINT_MIN_WORDS:
+        return ""
+    return title_fingerprint(title)
 
 
 def _wanted(feed: FeedConfig, article: Article) -> bool:
@@ -286,8 +590,134 @@ def _oldest_first(articles: tuple[Article, ...]) -> list[Article]:
 def _identities(article: Article, link_counts: Counter[str]) -> tuple[str, ...]:
     """The article's identity keys, minus a link shared by several items of the same feed
     (some feeds give every item the home page as link; that link identifies nothing)."""
-    keys = article.identity_keys or (article.uid,)
+    keys_ = article.identity_keys or (article.uid,)
     if not article.url or link_counts[article.url] < 2:
-        return keys
-    link_keys = {k for k in keys if k != article.uid}
-    return tuple(k for k in keys if k not in link_keys) or (article.uid,)
+        return keys_
+    link_keys = {k for k in keys_ if k != article.uid}
+    return tuple(k for k in keys_ if k not in link_keys) or (article.uid,)
+
+
+# -- cutting a feed into items ----------------------------------------------------------------------
+
+@dataclass(slots=True)
+class _Items:
+    head: str            # everything before the first item (XML declaration removed)
+    chunks: list[str]    # each item's text, in document order
+    tail: str            # everything after the last item
+    digests: list[str]   # a short hash of each chunk
+
+_ITEM = re.compile(r"<(item|entry)(?=[\s>])[^>]*>.*?</\1\s*>", re.DOTALL)
+# Any spelling of an item's start tag (prefixed, upper case, empty): the body must hold exactly
+# one per item found, so none hides in the header, the tail, another item or a CDATA section.
+_ANY_ITEM_START = re.compile(r"<(?:[\w.-]+:)?(?:item|entry)(?=[\s>/])", re.IGNORECASE)
+_DECLARATION = re.compile(r"\A\s*<\?xml[^>]*\?>")
+_RSS_LINK = re.compile(r"<link>\s*([^<]+?)\s*</link>")
+_ATOM_LINK = re.compile(r"<link\b([^>]*)>")
+_ATTRIBUTE = re.compile(r"""([\w:-]+)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
+
+
+def _split_items(body: bytes, content_type: str) -> _Items | None:
+    """The body cut into its RSS <item>s or Atom <entry>s, or None when that cannot be done
+    with certainty: JSON feeds, prefixed or empty item tags, item tags in comments or CDATA,
+    anything but whitespace between items. Decoded the way the parser decodes it."""
+    try:
+        text, _ = decode_body(body, content_type)
+    except (LookupError, ValueError):
+        return None
+    text = text.lstrip("\ufeff")
+    if text.lstrip()[:1] in ("{", "["):
+        return None
+    matches = list(_ITEM.finditer(text))
+    if (not matches or len(matches) > MAX_TRACKED_ITEMS
+            or len(_ANY_ITEM_START.findall(text)) != len(matches)):
+        return None
+    head, tail = text[:matches[0].start()], text[matches[-1].end():]
+    chunks = []
+    previous = matches[0].start()
+    for match in matches:
+        if text[previous:match.start()].strip():
+            return None
+        chunk = match.group(0)
+        if chunk.count("<![CDATA[") != chunk.count("]]>") or chunk.count("<!--") != chunk.count(
+                "-->"):
+            return None
+        chunks.append(chunk)
+        previous = match.end()
+    head = _DECLARATION.sub("", head, count=1)
+    digests = [hashlib.blake2b(c.encode("utf-8"), digest_size=_DIGEST_CHARS // 2).hexdigest()
+               for c in chunks]
+    return _Items(head, chunks, tail, digests)
+
+
+def _item_link(chunk: str, base: str) -> str | None:
+    """The canonical link in an item's text as the parser reads it: '' when it has none, None
+    when it has one this cannot read for sure (empty, or resolved against an xml:base)."""
+    if "xml:base" in chunk:
+        return None
+    if m := _RSS_LINK.search(chunk):
+        return canonical_url(html.unescape(m.group(1)), base) or None
+    for tag in _ATOM_LINK.finditer(chunk):
+        attrs = {m.group(1): m.group(2) if m.group(2) is not None else m.group(3)
+                 for m in _ATTRIBUTE.finditer(tag.group(1))}
+        if attrs.get("rel", "alternate") == "alternate":
+            href = html.unescape(attrs.get("href") or "").strip()
+            return canonical_url(href, base) if href else None
+    if "<link" in chunk:
+        return None
+    # An RSS guid is the item's link unless it says isPermaLink="false".
+    if "<guid" in chunk and not re.search(r"""isPermaLink\s*=\s*["']false""", chunk):
+        return None
+    return ""
+
+
+class FeedRead(NamedTuple):
+    """What `read_feed` made of a new body."""
+
+    parsed: ParsedFeed | None   # None: every item was known
+    digests: str                # the body's item digests, to pass as `known` next time
+    how: str                    # "" (no parse) | partial | full
+
+
+def read_feed(parse: ParseFunction, body: bytes, *, feed_url: str, content_type: str = "",
+              known: str | None = None) -> FeedRead:
+    """Parse a new body, only the items whose bytes are not among the `known` digests of the
+    last body when the body can be cut into items safely. Pure; runs in a worker thread."""
+    items = _split_items(body, content_type)
+    digests = "".join(items.digests) if items is not None else ""
+    if known and items is not None:
+        known_set = {known[i:i + _DIGEST_CHARS] for i in range(0, len(known), _DIGEST_CHARS)}
+        new = [i for i, d in enumerate(items.digests) if d not in known_set]
+        if not new:
+            return FeedRead(None, digests, "")
+        parsed = _parse_items(parse, items, new, feed_url)
+        if parsed is not None:
+            return FeedRead(parsed, digests, "partial")
+    return FeedRead(parse(body, feed_url=feed_url, content_type=content_type), digests, "full")
+
+
+def _parse_items(parse: ParseFunction, items: _Items, new: list[int],
+                 feed_url: str) -> ParsedFeed | None:
+    """Parse the feed's header with only the `new` items; None when the answer might differ
+    from what a whole parse gives for them (then the caller parses the whole body)."""
+    document = ('<?xml version="1.0" encoding="utf-8"?>' + items.head
+                + "".join(items.chunks[i] for i in new) + items.tail)
+    try:
+        parsed = parse(document.encode("utf-8"), feed_url=feed_url,
+                       content_type="application/xml; charset=utf-8")
+    except Exception:  # noqa: BLE001 - whatever the reason, the whole body is parsed instead
+        return None
+    if len(parsed.articles) != len(new):
+        return None
+    if any(a.url for a in parsed.articles):
+        # A link shared by several items identifies none of them (the parser then leaves it
+        # out of their identities): that can only be seen with all items in view. Each new
+        # item's link must read the same from its text, and every other item's link must be
+        # readable, or the whole feed is parsed.
+        links = [_item_link(chunk, feed_url) for chunk in items.chunks]
+        if None in links:
+            return None
+        counts = Counter(links)
+        for index, article in zip(new, parsed.articles):
+            if article.url and (links[index] != article.url or counts[article.url] > 1):
+                return None
+    return parsed

@@ -244,7 +244,7 @@ def ratelimit_last() -> str:
 
 
 # -- feeds: adaptive seen windows, content hashes, cross-feed title fingerprints (feeds/poller.py)
-# A feed's seen set holds its identity keys cut to 16 hex characters; its window follows the
+# A feed's seen set holds its identity keys cut to 12 hex characters; its window follows the
 # feed's size (twice the keys of its current items, at least SEEN_MIN_WINDOW, at most
 # SEEN_WINDOW), so a typical feed's set stays in Redis' compact encoding (128 entries or fewer).
 
