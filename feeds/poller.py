@@ -462,7 +462,7 @@ class Poller:
                 await asyncio.sleep(0)  # rendering is CPU work: let other polls run between
             else:
                 deliveries = [None]  # mark seen only: old items of a new feed, filtered items
-            batch.append(ArticleToQueue(ids, tuple(deliveries), _fingerprint(article.title),
+            batch.append(ArticleToQueue(ids, tuple(deliveries), story_fingerprint(article.title),
                                         article.content_hash))
         results = await self.store.queue_articles(
             feed_id, batch, now=now, window=window,
@@ -542,7 +542,7 @@ class Poller:
         return self.edits
 
 
-# -- helpers --------------------------------------------------------------------------------------
+# -- helpers ---------------------------------------------------------------------------------
 
 async def _wait(stop: asyncio.Event, seconds: float) -> None:
     try:
@@ -565,7 +565,9 @@ def _changed_fields(fields: dict[str, str | int | float], state: dict[str, str]
             if (old := state.get(k)) is None or old != ("" if v is None else str(v))}
 
 
-def _fingerprint(title: str) -> str:
+def story_fingerprint(title: str) -> str:
+    """The title fingerprint that marks a story across feeds ('' for titles too short to tell
+    stories apart); pass it to Store.queue_article(fingerprint=...)."""
     if len(normalize_arabic(title).split()) < FINGERPRINT_MIN_WORDS:
         return ""
     return title_fingerprint(title)
@@ -597,7 +599,7 @@ def _identities(article: Article, link_counts: Counter[str]) -> tuple[str, ...]:
     return tuple(k for k in keys_ if k not in link_keys) or (article.uid,)
 
 
-# -- cutting a feed into items ----------------------------------------------------------------------
+# -- cutting a feed into items ---------------------------------------------------------------
 
 @dataclass(slots=True)
 class _Items:

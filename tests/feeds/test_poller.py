@@ -308,7 +308,8 @@ async def test_the_same_item_in_another_feed_is_posted_once_per_chat(rig: Rig) -
     """Two feeds carrying one article post it once to a shared chat, and still to a chat only
     the second feed serves."""
     rig.server.add_feed("/a.xml", items=[item(1)])
-    rig.server.add_feed("/b.xml", items=[item(1, link="https://example.org/analysis/1?utm_source=x")])
+    tracked = "https://example.org/analysis/1?utm_source=x"
+    rig.server.add_feed("/b.xml", items=[item(1, link=tracked)])
     poller = rig.poller(rig.config([rig.feed("/a.xml", first_run="all"),
                                     rig.feed("/b.xml", (CHAT_A, CHAT_B), first_run="all")]),
                         concurrency=1)
