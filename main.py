@@ -29,7 +29,10 @@ from store.embedded import EmbeddedRedisError
 if TYPE_CHECKING:
     from telegram import Bot
 
-    from delivery.models import SendOutcome
+    from config.schema import FeedConfig
+    from delivery.models import Delivery, SendOutcome
+    from feeds.models import Article
+    from feeds.poller import Poller, PollOutcome
     from delivery.queue import DeliveryQueue
     from delivery.sender import Sender, Transport
     from feeds.fetcher import Fetcher
@@ -106,6 +109,31 @@ class EmbeddedOrExternalRedis:
             self.embedded.stop()
 
 
+def make_poller(config: BotConfig, rt: Runtime, *, worker_id: str | None = None,
+                on_poll: Callable[[PollOutcome], None] | None = None,
+                parse_workers: int = 0) -> Poller:
+    """The poller, with the bot's parts it feeds: feeds and pauses added by command, review
+    cards for feeds in review mode, and copies for subscribers' private chats."""
+    from bot.feed_registry import RegistrySource
+    from bot.review import submit_for_review
+    from bot.subscriptions import subscriber_copies
+    from feeds.poller import Poller
+    from ops.notices import HealthNotifier
+
+    redis = rt.store.redis
+
+    async def review(feed: FeedConfig, feed_id: str, article: Article) -> None:
+        await submit_for_review(redis, feed, feed_id, article)
+
+    async def subscribers(feed: FeedConfig, posts: list[Delivery | None]) -> list[Delivery]:
+        return await subscriber_copies(redis, feed.url, posts)
+
+    return Poller(config, rt.store, rt.fetcher, worker_id=worker_id,
+                  on_health=HealthNotifier(config, rt.store), on_poll=on_poll, edits=rt.queue,
+                  parse_workers=parse_workers, config_source=RegistrySource(redis),
+                  review=review, subscribers=subscribers)
+
+
 def make_sender(settings: Settings, config: BotConfig, rt: Runtime,
                 on_outcome: Callable[[SendOutcome], None] | None = None) -> Sender:
     """The sender, with what it tells the rest of the bot: owners hear of chats it cannot post
@@ -130,17 +158,13 @@ def make_sender(settings: Settings, config: BotConfig, rt: Runtime,
 # -- commands ----------------------------------------------------------------------------------
 
 async def cmd_once(settings: Settings, config: BotConfig, redis_url: str) -> int:
-    from feeds.poller import Poller
-    from ops.notices import HealthNotifier
     from ops.progress import Progress
 
     async with open_runtime(settings, config, redis_url, consumer="once") as rt:
         active = sum(not feed.paused for feed in config.feeds)
         with Progress(active, "polling feeds") as progress:
-            poller = Poller(config, rt.store, rt.fetcher,
-                            on_health=HealthNotifier(config, rt.store),
-                            on_poll=lambda o: progress.advance(item=o.feed_url,
-                                                               failed=o.status == "error"))
+            poller = make_poller(config, rt, on_poll=lambda o: progress.advance(
+                item=o.feed_url, failed=o.status == "error"))
             outcomes = await poller.poll_all()
         for outcome in outcomes:
             if outcome.status == "error":
@@ -170,10 +194,8 @@ async def cmd_run(settings: Settings, config: BotConfig, redis_url: str,
                   roles: frozenset[str] = frozenset(ROLES)) -> int:
     import socket
 
-    from feeds.poller import Poller
     from ops.http import ReadinessProbes, start_http
     from ops.metrics import Metrics
-    from ops.notices import HealthNotifier
     from ops.reload import Reloader, apply_to_poller
     from ops.status_page import RedisStatusSource
 
@@ -199,9 +221,8 @@ async def cmd_run(settings: Settings, config: BotConfig, redis_url: str,
         reloader.add(status.set_config)
         tasks = []
         if "poller" in roles:
-            poller = Poller(config, rt.store, rt.fetcher, worker_id=worker,
-                            on_health=HealthNotifier(config, rt.store),
-                            on_poll=metrics.record_poll)
+            # Parsing stays in threads: a parse process would outlive a SIGKILLed bot.
+            poller = make_poller(config, rt, worker_id=worker, on_poll=metrics.record_poll)
             reloader.add(apply_to_poller(poller))
             tasks.append(asyncio.create_task(poller.run(stop), name="poller"))
         if "sender" in roles:
@@ -230,6 +251,8 @@ async def cmd_run(settings: Settings, config: BotConfig, redis_url: str,
                 logger.error("%s stopped: %r", task.get_name(), task.exception())
         stop.set()
         await asyncio.gather(*tasks, return_exceptions=True)
+        if "poller" in roles:
+            await poller.close()
         reloader.uninstall(loop)
         await http.stop()
         logger.info("Nashir stopped")

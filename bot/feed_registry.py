@@ -211,3 +211,16 @@ class FeedRegistry:
             changed = await self.redis.srem(keys.bot_paused_channels(), chat)
         await self._bump()
         return bool(changed)
+
+
+class RegistrySource:
+    """The poller's view of the registry (feeds.poller.ConfigSource)."""
+
+    def __init__(self, redis: aioredis.Redis) -> None:
+        self.redis = redis
+
+    async def version(self) -> int:
+        return await registry_version(self.redis)
+
+    async def effective(self, base: BotConfig) -> BotConfig:
+        return await effective_config(self.redis, base)

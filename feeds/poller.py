@@ -153,6 +153,18 @@ class _Writer:
             await asyncio.shield(self._task)
 
 
+class ConfigSource(Protocol):
+    """Feeds and channels added or paused at run time (by bot commands), over the file's."""
+
+    async def version(self) -> int: ...
+
+    async def effective(self, base: BotConfig) -> BotConfig: ...
+
+
+ReviewHook = Callable[[FeedConfig, str, Article], Awaitable[object]]
+SubscriberHook = Callable[[FeedConfig, list[Delivery | None]], Awaitable[list[Delivery]]]
+
+
 class Poller:
     """Polls the configured feeds and queues their new items.
 
@@ -173,8 +185,16 @@ class Poller:
                  edits: EditQueue | None = None,
                  concurrency: int = 100,
                  parse_workers: int = 0,
-                 fingerprint_window_s: float = keys.FINGERPRINT_WINDOW_S) -> None:
+                 fingerprint_window_s: float = keys.FINGERPRINT_WINDOW_S,
+                 config_source: ConfigSource | None = None,
+                 review: ReviewHook | None = None,
+                 subscribers: SubscriberHook | None = None) -> None:
+        self.base_config = config
         self.config = config
+        self.config_source = config_source
+        self.review = review
+        self.subscribers = subscribers
+        self._source_version: int | None = None
         self.store = store
         self.fetcher = fetcher
         self.worker_id = worker_id or uuid.uuid4().hex[:12]
@@ -192,6 +212,22 @@ class Poller:
         self._writer = _Writer(store, self.worker_id)
 
     # -- entry points ---------------------------------------------------------------------------
+    async def refresh(self, *, force: bool = False) -> None:
+        """Take in feeds added, removed or paused by command; cheap when nothing changed."""
+        if self.config_source is None:
+            if force:
+                self.config = self.base_config
+                self.feeds = {feed_id_for(f.url): f for f in self.config.feeds}
+                await self.sync_schedule()
+            return
+        version = await self.config_source.version()
+        if version == self._source_version and not force:
+            return
+        self.config = await self.config_source.effective(self.base_config)
+        self.feeds = {feed_id_for(f.url): f for f in self.config.feeds}
+        self._source_version = version
+        await self.sync_schedule()
+
     async def sync_schedule(self) -> None:
         """Put every configured feed on the schedule (due now if it is new there)."""
         await self.store.schedule_many(self.feeds, self.clock(), only_if_new=True)
@@ -199,6 +235,7 @@ class Poller:
 
     async def poll_all(self, concurrency: int | None = None) -> list[PollOutcome]:
         """Poll every feed now, whatever its schedule and leases (the `once` command)."""
+        await self.refresh(force=True)
         feeds = [(fid, f) for fid, f in self.feeds.items() if not f.paused]
         states = await self.store.feed_states([fid for fid, _ in feeds], STATE_FIELDS)
         jobs = [_Job(fid, f, state, claimed=False) for (fid, f), state in zip(feeds, states)]
@@ -224,7 +261,7 @@ class Poller:
     async def run(self, stop: asyncio.Event, *, lease_s: float = 300.0,
                   batch: int | None = None) -> None:
         """Poll feeds as they come due until `stop` is set."""
-        await self.sync_schedule()
+        await self.refresh(force=True)
         await self._cycle(stop, lease_s=lease_s, batch=batch, outcomes=None)
 
     async def poll_feed(self, feed: FeedConfig) -> PollOutcome:
@@ -253,6 +290,7 @@ class Poller:
         try:
             while stop is None or not stop.is_set():
                 try:
+                    await self.refresh()
                     claimed = await self.store.claim_due_states(
                         self.worker_id, STATE_FIELDS, limit=limit, lease_s=lease_s,
                         now=self.clock())
@@ -455,9 +493,15 @@ class Poller:
         posting_uids = {a.uid for a, _ in posting}
         first_seen = datetime.fromtimestamp(now, UTC)
         batch: list[ArticleToQueue] = []
+        for_review: set[str] = set()
         for article, ids in fresh:
-            if article.uid in posting_uids and _wanted(feed, article):
+            if article.uid in posting_uids and _wanted(feed, article) and feed.mode == "review":
+                for_review.add(article.uid)  # marked seen here; editors decide on a card
+                deliveries = [None]
+            elif article.uid in posting_uids and _wanted(feed, article):
                 deliveries = self._render_for_channels(feed, feed_id, article, first_seen, outcome)
+                if self.subscribers is not None:
+                    deliveries += await self.subscribers(feed, deliveries)
                 rendered[article.uid] = deliveries
                 await asyncio.sleep(0)  # rendering is CPU work: let other polls run between
             else:
@@ -468,6 +512,9 @@ class Poller:
             feed_id, batch, now=now, window=window,
             fingerprint_window_s=self.fingerprint_window_s)
         for (article, _), result in zip(fresh, results):
+            if article.uid in for_review and not result.already_seen and self.review is not None:
+                await self.review(feed, feed_id, article)
+                logger.info("sent for review", extra={"feed": feed.url, "article": article.uid})
             outcome.queued += len(result.queued_chats)
             if result.queued_chats:
                 logger.info("queued for %s", ", ".join(result.queued_chats),

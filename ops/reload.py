@@ -160,12 +160,9 @@ class Reloader:
 def apply_to_poller(poller: Any) -> Applier:
     """Swap the poller's config and feed table, then schedule new feeds (due now) and drop
     removed ones from the schedule. Polls in flight finish as they started."""
-    from feeds.models import feed_id_for
-
     async def apply(config: BotConfig) -> None:
-        poller.config = config
-        poller.feeds = {feed_id_for(f.url): f for f in config.feeds}
-        await poller.sync_schedule()
+        poller.base_config = config
+        await poller.refresh(force=True)
 
     return apply
 

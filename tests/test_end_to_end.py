@@ -256,3 +256,39 @@ async def test_a_channel_that_removed_the_bot_keeps_its_posts_and_owners_are_tol
     assert telegram.messages_to(CHANNEL_B) == []
     notices = telegram.messages_to(owner)
     assert len(notices) == 1 and str(CHANNEL_B) in notices[0].text
+
+
+async def test_review_feeds_go_to_editors_and_subscribers_get_their_copy(
+        tmp_path: Path, telegram: FakeTelegram, feeds: FeedServer, redis,
+        redis_url: str) -> None:
+    """A feed in review mode hands its new piece to the editors' review inbox (the commands
+    role posts the card) instead of the channel; a subscriber of an auto feed gets its post in
+    a private chat."""
+    from bot.subscriptions import subscribe
+    from feeds.models import feed_id_for
+    from store import keys
+
+    review_chat, subscriber = -1009876543210, 555001
+    telegram.add_chat(review_chat, type="supergroup", title="Editors")
+    telegram.add_user(subscriber, "Reader", language_code="ar")
+    feeds.add_feed("/review.xml", title="R", items=[item(1)])
+    feeds.add_feed("/auto.xml", title="A", items=[item(2)])
+    data = config_for([
+        {"url": feeds.url("/review.xml"), "channels": ["@nashir_a"], "mode": "review"},
+        {"url": feeds.url("/auto.xml"), "channels": ["@nashir_a"]},
+    ], channels=(CHANNEL_A,))
+    data["review_chat"] = review_chat
+    config = write_config(tmp_path / "bot.yaml", data)
+    await subscribe(redis, str(subscriber), feed_id_for(feeds.url("/auto.xml")))
+    env = bot_env(config=config, data_dir=tmp_path / "data", api_root=telegram.api_root,
+                  token=TOKEN, redis_url=redis_url)
+    result = await run_bot("once", env=env)
+    assert result.code == 0, result.stderr
+    assert [m.text for m in telegram.messages_to(CHANNEL_A) if "رقم 1" in m.text] == []
+    assert any("رقم 2" in m.text for m in telegram.messages_to(CHANNEL_A))
+    inbox = await redis.zrange(keys.bot_review_inbox(), 0, -1)
+    assert len(inbox) == 1
+    card = await redis.hgetall(keys.bot_review(inbox[0]))
+    assert "رقم 1" in card["article"] and card["feed_url"] == feeds.url("/review.xml")
+    private = telegram.messages_to(subscriber)
+    assert len(private) == 1 and "رقم 2" in private[0].text
