@@ -221,8 +221,9 @@ async def cmd_run(settings: Settings, config: BotConfig, redis_url: str,
         reloader.add(status.set_config)
         tasks = []
         if "poller" in roles:
-            # Parsing stays in threads: a parse process would outlive a SIGKILLed bot.
-            poller = make_poller(config, rt, worker_id=worker, on_poll=metrics.record_poll)
+            # feedparser holds the GIL: with a core to spare, parsing goes to its own process.
+            poller = make_poller(config, rt, worker_id=worker, on_poll=metrics.record_poll,
+                                 parse_workers=1 if (os.cpu_count() or 1) > 1 else 0)
             reloader.add(apply_to_poller(poller))
             tasks.append(asyncio.create_task(poller.run(stop), name="poller"))
         if "sender" in roles:

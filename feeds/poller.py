@@ -53,6 +53,7 @@ from feeds.urls import canonical_url
 from formatters.errors import UnrenderableArticle
 from formatters.post import render_post
 from store import keys
+from store.embedded import die_with_parent
 from store.redis_store import (
     CHANGED,
     NEW,
@@ -430,8 +431,11 @@ class Poller:
         if self.parse_workers <= 0:
             return await asyncio.to_thread(call)
         if self._parse_pool is None:
+            # Parse processes get the parent-death signal, like the embedded Redis: a bot
+            # killed with SIGKILL must not leave them behind.
             self._parse_pool = ProcessPoolExecutor(
-                self.parse_workers, mp_context=multiprocessing.get_context("spawn"))
+                self.parse_workers, mp_context=multiprocessing.get_context("spawn"),
+                initializer=die_with_parent)
         try:
             return await asyncio.get_running_loop().run_in_executor(self._parse_pool, call)
         except BrokenProcessPool:
