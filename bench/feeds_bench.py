@@ -9,9 +9,8 @@ lists its ten newest items (about 7 KB of Arabic) with ETag and Last-Modified; a
 publishes one new item in 10% of the feeds.
 
 The poller runs with `gc.freeze()` once the config is loaded and `parse_workers` = CPUs - 1
-(feedparser holds the GIL; parsing in a process uses another core). main.py does not do this
-yet: its parse processes would outlive a bot killed with SIGKILL, so `run` parses in threads
-(with threads the cycle took 8-10 s instead of 6-7 s here).
+(feedparser holds the GIL; parsing in a process uses another core); `main.py run` uses one
+parse process on a machine with more than one core, the same on this 2-core machine.
 
 Steps, all printed in one run:
   1. warm-up: the first poll of every feed (parses everything, remembers every item; not
