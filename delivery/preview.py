@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TextIO
 
 from delivery.models import Delivery
+from formatters.preview import post_lines_html
 from formatters.telegram_html import html_to_plain
 
 _PAGE_POSTS = 200
@@ -27,6 +28,7 @@ main {{ max-width:560px; margin:0 auto; padding:12px }}
 .post {{ background:#fff; border-radius:12px; padding:10px 12px; margin:6px 0;
          white-space:pre-wrap; overflow-wrap:anywhere; box-shadow:0 1px 1px rgba(0,0,0,.15) }}
 .post p {{ margin:0 }}
+.post p.gap {{ min-height:1em }}
 .time {{ color:#8a9aa6; font-size:12px; text-align:end; margin-top:4px }}
 .post img {{ max-width:100%; border-radius:8px }}
 </style></head>
@@ -39,8 +41,7 @@ main {{ max-width:560px; margin:0 auto; padding:12px }}
 def post_as_html_block(chat: str, post_html: str, when: float, photo_url: str | None = None) -> str:
     """One post as a chat bubble. Each line is its own paragraph with dir=auto, the way
     Telegram's clients pick a direction per line from its first strong character."""
-    lines = post_html.split("\n")
-    paragraphs = "\n".join(f'<p dir="auto">{line or "&#8203;"}</p>' for line in lines)
+    paragraphs = post_lines_html(post_html)
     image = f'<img src="{html.escape(photo_url)}" alt="">' if photo_url else ""
     stamp = time.strftime("%Y-%m-%d %H:%M", time.localtime(when))
     return (f'<div class="chat">{html.escape(chat)}</div>'

@@ -20,22 +20,26 @@ body { background: #dfe5ec; font-family: "Noto Naskh Arabic", "DejaVu Sans", san
 """
 
 
+def post_lines_html(post_html: str) -> str:
+    """A post's lines, each as its own `<p dir="auto">` (how Telegram's clients choose a
+    direction per line); empty lines become gaps. Shared by every page that shows posts."""
+    # Our post HTML uses only <b>, <i>, <a href> and escaped text: valid HTML as is.
+    return "".join(f'<p dir="auto" class="line">{line}</p>' if line.strip()
+                   else '<p class="gap"></p>' for line in post_html.split("\n"))
+
+
 def render_preview_html(posts: Sequence[tuple[str, RenderedPost]]) -> str:
     """A standalone HTML page with one card per (label, post)."""
     cards = []
     for label, post in posts:
-        lines = []
-        for line in post.html.split("\n"):
-            # Our post HTML uses only <b>, <i>, <a href> and escaped text: valid HTML as is.
-            lines.append(f'<p dir="auto" class="line">{line}</p>' if line.strip()
-                         else '<p class="gap"></p>')
         photo = (f'<img src="{html.escape(post.photo_url, quote=True)}" alt="">'
                  if post.photo_url else "")
         preview = (f'<p class="preview" dir="ltr">🔗 {html.escape(post.preview_url)}</p>'
                    if post.preview_url else "")
         cards.append(
             f'<section class="post" lang="{html.escape(post.language, quote=True)}">'
-            f'<h2 dir="auto">{html.escape(label)}</h2>{photo}{"".join(lines)}{preview}</section>'
+            f'<h2 dir="auto">{html.escape(label)}</h2>{photo}{post_lines_html(post.html)}{preview}'
+            f'</section>'
         )
     return ("<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>Nashir preview</title>"
             f"<style>{_STYLE}</style></head>\n<body>\n" + "\n".join(cards) + "\n</body></html>\n")
