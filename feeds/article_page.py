@@ -8,6 +8,7 @@ import html
 from datetime import UTC, datetime
 
 from feeds.models import Article
+from feeds.parser import link_key
 from feeds.urls import canonical_url
 
 
@@ -32,7 +33,7 @@ def extract_article(page: bytes | str, url: str) -> Article:
     link = canonical_url(data.get("url") or url)
     published = _parse_date(data.get("date"))
     paragraphs = "".join(f"<p>{html.escape(p.strip())}</p>" for p in text.split("\n") if p.strip())
-    uid = hashlib.sha256(f"link:{link}".encode()).hexdigest()
+    uid = link_key(link)  # the same identity a feed item with this link gets
     return Article(
         uid=uid, feed_url="", url=link, title=title, published_at=published,
         author=(data.get("author") or "").strip(),

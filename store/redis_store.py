@@ -180,29 +180,9 @@ return out
 
 # Hands out due feeds to one worker at a time: a lease key per feed, and the feed's due time
 # pushed past the lease so others skip it. A crashed worker's feeds come due again when the
-# lease runs out.
-CLAIM_DUE_LUA = """
-local due_key = KEYS[1]
-local now = tonumber(ARGV[1])
-local limit = tonumber(ARGV[2])
-local lease_s = tonumber(ARGV[3])
-local worker = ARGV[4]
-local prefix = ARGV[5]
-local claimed = {}
-local candidates = redis.call('ZRANGEBYSCORE', due_key, '-inf', now, 'LIMIT', 0, limit)
-for _, feed_id in ipairs(candidates) do
-  local lease = prefix .. ':feed:' .. feed_id .. ':lease'
-  if redis.call('SET', lease, worker, 'NX', 'EX', lease_s) then
-    redis.call('ZADD', due_key, now + lease_s, feed_id)
-    table.insert(claimed, feed_id)
-  end
-end
-return claimed
-"""
-
-# The same claim, answering the claimed feeds and their state fields as one JSON array of
+# lease runs out. It answers the claimed feeds and their state fields as one JSON array of
 # [feed id, {field: value}] (one round trip per batch, one string for the client to read).
-# Keys are built from the templates around the feed id, as in CLAIM_DUE_LUA (they share the
+# Keys are built from the templates around the feed id (they share the
 # {nashir} hash tag, so they live in the schedule's slot on a cluster too).
 # ARGV: now, limit, lease_s, worker, then the key templates around the feed id (lease head and
 # tail, state head and tail), then the state fields wanted.
@@ -218,7 +198,10 @@ local candidates = redis.call('ZRANGEBYSCORE', due_key, '-inf', now, 'LIMIT', 0,
 for _, feed_id in ipairs(candidates) do
   if redis.call('SET', lease_head .. feed_id .. lease_tail, worker, 'NX', 'EX', lease_s) then
     redis.call('ZADD', due_key, now + lease_s, feed_id)
-    local values = redis.call('HMGET', state_head .. feed_id .. state_tail, unpack(fields))
+    local values = {}
+    if #fields > 0 then
+      values = redis.call('HMGET', state_head .. feed_id .. state_tail, unpack(fields))
+    end
     local state = {}
     for i, name in ipairs(fields) do
       if values[i] then state[name] = values[i] end
@@ -339,7 +322,6 @@ class Store:
         self.redis = redis
         self._queue_articles = redis.register_script(QUEUE_ARTICLES_LUA)
         self._check_articles = redis.register_script(CHECK_ARTICLES_LUA)
-        self._claim_due = redis.register_script(CLAIM_DUE_LUA)
         self._claim_states = redis.register_script(CLAIM_STATES_LUA)
         self._release = redis.register_script(RELEASE_LUA)
         self._commit = redis.register_script(COMMIT_LUA)
@@ -465,7 +447,7 @@ class Store:
 
     # -- scheduling ---------------------------------------------------------------------------
     async def schedule(self, feed_id: str, due_at: float, *, only_if_new: bool = False) -> None:
-        await self.redis.zadd(keys.feeds_due(), {feed_id: due_at}, nx=only_if_new)
+        await self.schedule_many([feed_id], due_at, only_if_new=only_if_new)
 
     async def schedule_many(self, feed_ids: Iterable[str], due_at: float, *,
                             only_if_new: bool = False) -> None:
@@ -485,10 +467,9 @@ class Store:
 
     async def claim_due(self, worker: str, *, limit: int, lease_s: float,
                         now: float | None = None) -> list[str]:
-        now = time.time() if now is None else now
-        return list(await self._claim_due(
-            keys=[keys.feeds_due()], args=[now, limit, int(max(1, lease_s)), worker, keys.PREFIX],
-        ))
+        """Claim up to `limit` due feeds with a lease; their ids only."""
+        claimed = await self.claim_due_states(worker, (), limit=limit, lease_s=lease_s, now=now)
+        return [feed_id for feed_id, _ in claimed]
 
     async def claim_due_states(self, worker: str, fields: Sequence[str], *, limit: int,
                                lease_s: float, now: float | None = None
