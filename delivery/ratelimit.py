@@ -24,7 +24,6 @@ ms to the real Telegram), in exchange for no 429 under our own limits.
 """
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 
 import redis.asyncio as aioredis
@@ -260,13 +259,6 @@ class SharedRateLimiter:
         wait_ms, member = await self._acquire(keys=limit_keys(),
                                               args=[*limit_args(self.limits), chat])
         return Reservation(max(0, int(wait_ms)) / 1000, str(member))
-
-    async def acquire(self, chat: str = "") -> Reservation:
-        """Reserve and sleep until the slot."""
-        reservation = await self.reserve(chat)
-        if reservation.wait > 0:
-            await asyncio.sleep(reservation.wait)  # the slot the shared log handed out
-        return reservation
 
     async def confirm(self, chat: str, reservation: Reservation) -> None:
         """Telegram answered: count the send at this moment (see `rl_confirm`)."""

@@ -265,14 +265,6 @@ class Poller:
         await self.refresh(force=True)
         await self._cycle(stop, lease_s=lease_s, batch=batch, outcomes=None)
 
-    async def poll_feed(self, feed: FeedConfig) -> PollOutcome:
-        """Fetch one feed now, queue its new items and plan its next poll; never raises."""
-        feed_id = feed_id_for(feed.url)
-        [state] = await self.store.feed_states([feed_id], STATE_FIELDS)
-        outcome = await self._poll_job(_Job(feed_id, feed, state, claimed=False))
-        await self._writer.flush()
-        return outcome
-
     # -- claiming -------------------------------------------------------------------------------
     async def _cycle(self, stop: asyncio.Event | None, *, lease_s: float, batch: int | None,
                      outcomes: list[PollOutcome] | None) -> None:

@@ -70,11 +70,3 @@ def canonical_url(url: str, base: str | None = None) -> str:
         path = "/"
     query = _upper_escapes(quote(_clean_query(parts.query), safe=_QUERY_SAFE))
     return urlunsplit((scheme, netloc, path, query, ""))
-
-
-def host_of(url: str) -> str:
-    """The lower-cased host of `url` ('' when it has none)."""
-    try:
-        return (urlsplit(url).hostname or "").lower()
-    except ValueError:
-        return ""

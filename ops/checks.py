@@ -95,11 +95,6 @@ async def check_report(settings: Settings, config: BotConfig, redis_url: str, *,
     return report.redacted(secrets_of(settings))
 
 
-async def run_checks(settings: Settings, config: BotConfig, redis_url: str) -> list[str]:
-    """The problems only, one line each (what `check` printed before the table existed)."""
-    return (await check_report(settings, config, redis_url)).problems
-
-
 def print_report(report: CheckReport, out: TextIO | None = None) -> None:
     """Problems first, one per line, then the table."""
     out = out or sys.stdout
@@ -231,8 +226,3 @@ async def _check_channel(bot: Any, chat: str, bot_id: int) -> str | None:
     elif status in ("left", "kicked", "restricted"):
         return f"the bot cannot post here (status: {status})"
     return None
-
-
-def _safe_url(url: str) -> str:
-    """Kept for callers of the old name."""
-    return safe_url(url)
