@@ -196,6 +196,7 @@ async def cmd_run(settings: Settings, config: BotConfig, redis_url: str,
 
     from ops.http import ReadinessProbes, start_http
     from ops.metrics import Metrics
+    from ops.heap import settle_heap
     from ops.reload import Reloader, apply_to_poller
     from ops.status_page import RedisStatusSource
 
@@ -240,7 +241,9 @@ async def cmd_run(settings: Settings, config: BotConfig, redis_url: str,
                                     store=rt.store)
             reloader.add(apply_to_commands(app))
             tasks.append(asyncio.create_task(run_commands(app, stop), name="commands"))
+        reloader.add(lambda _config: settle_heap())  # after the others: the new tables
         reloader.install(loop)
+        settle_heap()
         mode = "dry-run (preview in %s)" % settings.preview_dir if settings.dry_run else "live"
         logger.info("Nashir running as %s: %d feeds, %d channels, %s",
                     ",".join(r for r in ROLES if r in roles), len(config.feeds),

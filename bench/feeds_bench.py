@@ -8,7 +8,7 @@ the poller are the poller's own (its process and its feed parsing processes). Ev
 lists its ten newest items (about 7 KB of Arabic) with ETag and Last-Modified; a "bump"
 publishes one new item in 10% of the feeds.
 
-The poller runs with `gc.freeze()` once the config is loaded and `parse_workers` = CPUs - 1
+The poller runs with the collector settings of `main.py run` (ops/heap.py) and `parse_workers` = CPUs - 1
 (feedparser holds the GIL; parsing in a process uses another core); `main.py run` uses one
 parse process on a machine with more than one core, the same on this 2-core machine.
 
@@ -51,6 +51,7 @@ from config.schema import parse_config
 from feeds.fetcher import Fetcher, FetchLimits, make_session
 from feeds.models import FetchResult, feed_id_for
 from feeds.poller import Poller
+from ops.heap import settle_heap
 from store import keys
 from store.embedded import EmbeddedRedis
 from store.redis_store import Store, connect
@@ -289,10 +290,9 @@ async def run(farm: Farm, redis_server: EmbeddedRedis, naive_sample: int) -> Non
                           worker_id="bench", clock=clock, concurrency=CONCURRENCY,
                           **options)  # type: ignore[arg-type]
 
-        # As main.py does once everything is loaded: the config's objects (10,000 feeds) live
-        # as long as the process, so the garbage collector need not walk them on every pass.
-        gc.collect()
-        gc.freeze()
+        # As `main.py run` does once everything is loaded (ops/heap.py): the config's objects
+        # (10,000 feeds) live as long as the process, so the collector need not walk them.
+        settle_heap()
 
         warm = poller(parse_workers=os.cpu_count() or 2)
         await warm.sync_schedule()

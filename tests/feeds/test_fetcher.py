@@ -400,3 +400,33 @@ async def test_user_agent_from_headers_is_kept_when_no_override(feed_server: Fee
     feed_server.add_feed("/feed")
     await fetcher.fetch(feed_server.url("/feed"), headers={"user-agent": "Custom/1"})
     assert feed_server.requests[-1].headers.getall("User-Agent") == ["Custom/1"]
+
+
+async def test_redirect_chain_shares_one_total_timeout(feed_server: FeedServer,
+                                                       session: aiohttp.ClientSession) -> None:
+    """Each hop is quicker than total_timeout, the chain is not: the chain is stopped."""
+    fetcher = Fetcher(session, FetchLimits(read_timeout=5, total_timeout=0.5))
+    feed_server.redirect("/a", "/b", 302)
+    feed_server.redirect("/b", "/c", 302)
+    feed_server.add_feed("/c")
+    for path in ("/a", "/b", "/c"):
+        feed_server.delay(path, 0.3)
+    err = await _error(fetcher.fetch(feed_server.url("/a")))
+    assert err.kind == FetchErrorKind.TIMEOUT and "0.5 seconds" in err.message
+    assert feed_server.hits("/a") == 1 and feed_server.hits("/b") == 1
+    assert feed_server.hits("/c") == 0  # never asked: the budget was spent on the way
+
+
+async def test_headers_are_sent_once_whatever_the_session(feed_server: FeedServer) -> None:
+    """The bot's User-Agent and Accept reach the server once each, whether the session sends
+    them by default (make_session) or not (a plain session); a feed's own Accept replaces ours."""
+    feed_server.add_feed("/feed")
+    async with make_session(LIMITS) as ours, aiohttp.ClientSession() as plain:
+        for session in (ours, plain):
+            await Fetcher(session, LIMITS).fetch(feed_server.url("/feed"))
+            sent = feed_server.requests[-1].headers
+            assert sent.getall("User-Agent") == [LIMITS.user_agent]
+            assert len(sent.getall("Accept")) == 1 and "application/rss+xml" in sent["Accept"]
+            await Fetcher(session, LIMITS).fetch(feed_server.url("/feed"),
+                                                 headers={"accept": "application/json"})
+            assert feed_server.requests[-1].headers.getall("Accept") == ["application/json"]
