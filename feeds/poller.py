@@ -27,14 +27,11 @@ import functools
 import hashlib
 import html
 import logging
-import multiprocessing
 import re
 import time
 import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import NamedTuple, Protocol
@@ -47,13 +44,13 @@ from feeds.arabic import matches_filters, normalize_arabic, title_fingerprint
 from feeds.errors import FeedError, FetchErrorKind
 from feeds.fetcher import Fetcher
 from feeds.models import Article, feed_id_for
+from feeds.parse_pool import ParsePool
 from feeds.parser import ParsedFeed, decode_body, parse_feed
 from feeds.schedule import HealthEvent, SchedulePolicy, after_failure, after_success
 from feeds.urls import canonical_url
 from formatters.errors import UnrenderableArticle
 from formatters.post import render_post
 from store import keys
-from store.embedded import die_with_parent
 from store.redis_store import (
     CHANGED,
     NEW,
@@ -207,7 +204,8 @@ class Poller:
         self.edits = edits
         self.concurrency = max(1, concurrency)
         self.parse_workers = parse_workers
-        self._parse_pool: ProcessPoolExecutor | None = None
+        self._parse_pool: ParsePool[FeedRead] | None = (
+            ParsePool(parse_workers) if parse_workers > 0 else None)
         self.fingerprint_window_s = fingerprint_window_s
         self.feeds = {feed_id_for(f.url): f for f in config.feeds}
         self._writer = _Writer(store, self.worker_id)
@@ -420,28 +418,14 @@ class Poller:
     async def _read(self, call: Callable[[], FeedRead]) -> FeedRead:
         """Run `read_feed` off the event loop: in the parse processes when there are any (they
         use other cores; feedparser holds the GIL), else in a thread."""
-        if self.parse_workers <= 0:
-            return await asyncio.to_thread(call)
         if self._parse_pool is None:
-            # Parse processes get the parent-death signal, like the embedded Redis: a bot
-            # killed with SIGKILL must not leave them behind.
-            self._parse_pool = ProcessPoolExecutor(
-                self.parse_workers, mp_context=multiprocessing.get_context("spawn"),
-                initializer=die_with_parent)
-        try:
-            return await asyncio.get_running_loop().run_in_executor(self._parse_pool, call)
-        except BrokenProcessPool:
-            # A parse process died (killed, out of memory): start new ones next time, and
-            # parse this body in a thread meanwhile.
-            logger.warning("a feed parsing process died; starting new ones")
-            self._parse_pool = None
             return await asyncio.to_thread(call)
+        return await self._parse_pool.run(call)
 
     async def close(self) -> None:
         """Stop the parse processes, if any (call at shutdown)."""
-        pool, self._parse_pool = self._parse_pool, None
-        if pool is not None:
-            await asyncio.to_thread(pool.shutdown, wait=True, cancel_futures=True)
+        if self._parse_pool is not None:
+            await self._parse_pool.close()
 
     # -- new and changed items ------------------------------------------------------------------
     async def _queue_new(self, feed: FeedConfig, feed_id: str, parsed: ParsedFeed, *,
