@@ -187,18 +187,19 @@ async def _check_telegram(settings: Settings, config: BotConfig, report: CheckRe
         with Progress(len(config.channels), "checking channels",
                       stream=progress_stream) as progress:
 
-            async def one(chat: str) -> tuple[str, str | None]:
+            async def one(chat: str) -> tuple[str, str | None, int | None]:
                 async with slots:
-                    problem = await _check_channel(bot, chat, me.id)
+                    problem, chat_id = await _check_channel(bot, chat, me.id)
                 progress.advance(item=chat, failed=problem is not None)
-                return chat, problem
+                return chat, problem, chat_id
 
             results = await asyncio.gather(*(one(c.chat) for c in config.channels))
-        for chat, problem in results:
+        for chat, problem, _ in results:
             if problem:
                 report.add(f"channel {chat}", FAIL, problem)
             else:
                 report.add(f"channel {chat}", OK, "the bot may post here")
+        _check_same_chat(results, report)
     finally:
         try:
             await bot.shutdown()
@@ -206,7 +207,24 @@ async def _check_telegram(settings: Settings, config: BotConfig, report: CheckRe
             pass
 
 
-async def _check_channel(bot: Any, chat: str, bot_id: int) -> str | None:
+def _check_same_chat(results: list[tuple[str, str | None, int | None]],
+                     report: CheckReport) -> None:
+    """One chat listed twice under different names (@name and its numeric id): the bot keeps
+    what was posted, and its rate limits, per configured name, so that chat would get every
+    article twice."""
+    names: dict[int, list[str]] = {}
+    for chat, _, chat_id in results:
+        if chat_id is not None:
+            names.setdefault(chat_id, []).append(chat)
+    for chat_id, same in names.items():
+        if len(same) > 1:
+            report.add("channels " + " and ".join(same), FAIL,
+                       f"these are one chat ({chat_id}); it would get every post once per "
+                       "name: list it once")
+
+
+async def _check_channel(bot: Any, chat: str, bot_id: int) -> tuple[str | None, int | None]:
+    """The problem with posting to `chat` (None: none), and the chat's numeric id when known."""
     from telegram.error import TelegramError
 
     chat_id: int | str = int(chat) if chat.lstrip("-").isdigit() else chat
@@ -214,15 +232,15 @@ async def _check_channel(bot: Any, chat: str, bot_id: int) -> str | None:
         info = await bot.get_chat(chat_id)
         member = await bot.get_chat_member(chat_id, bot_id)
     except TelegramError as exc:
-        return f"cannot check the chat: {exc}"
+        return f"cannot check the chat: {exc}", None
     except Exception as exc:
-        return f"cannot check the chat: {type(exc).__name__}: {exc}"
+        return f"cannot check the chat: {type(exc).__name__}: {exc}", None
     status = getattr(member, "status", "")
     if info.type == "channel":
         if status not in ("administrator", "creator"):
-            return "the bot is not an administrator allowed to post messages"
+            return "the bot is not an administrator allowed to post messages", info.id
         if status == "administrator" and not getattr(member, "can_post_messages", False):
-            return "the bot is not an administrator allowed to post messages"
+            return "the bot is not an administrator allowed to post messages", info.id
     elif status in ("left", "kicked", "restricted"):
-        return f"the bot cannot post here (status: {status})"
-    return None
+        return f"the bot cannot post here (status: {status})", info.id
+    return None, info.id

@@ -119,3 +119,24 @@ def test_table_verdict(rows: list[tuple[str, str, str]], verdict: str) -> None:
     for row in rows:
         report.add(*row)
     assert report.table().splitlines()[-1] == verdict
+
+
+async def test_one_chat_listed_by_name_and_by_id_is_a_problem(tmp_path: Path,
+                                                              redis_url: str) -> None:
+    """@name and the numeric id of the same channel are one chat; listed as two channels it
+    would get every post twice, so check names both and fails."""
+    async with FakeTelegram(token=BOT_TOKEN) as telegram:
+        telegram.add_chat(-1001000000001, "channel", username="levant")
+        telegram.add_chat(-1001000000002, "channel", username="gulf")
+        settings = make_settings(tmp_path, token=BOT_TOKEN, api_url=telegram.api_root)
+        report = await check_report(
+            settings, config_with("@levant", "-1001000000001", "@gulf"), redis_url,
+            progress_stream=io.StringIO())
+    rows = results(report)
+    assert rows["channel @levant"] == OK and rows["channel -1001000000001"] == OK
+    assert rows["channels @levant and -1001000000001"] == FAIL
+    assert not any("@gulf and" in what or "and @gulf" in what for what in rows)
+    assert not report.ok
+    assert report.problems == ["channels @levant and -1001000000001: these are one chat "
+                               "(-1001000000001); it would get every post once per name: "
+                               "list it once"]
