@@ -125,8 +125,9 @@ def make_poller(config: BotConfig, rt: Runtime, *, worker_id: str | None = None,
     async def review(feed: FeedConfig, feed_id: str, article: Article) -> None:
         await submit_for_review(redis, feed, feed_id, article)
 
-    async def subscribers(feed: FeedConfig, posts: list[Delivery | None]) -> list[Delivery]:
-        return await subscriber_copies(redis, feed.url, posts)
+    async def subscribers(feed: FeedConfig, posts: list[Delivery | None],
+                          render_in: Callable[[str], Delivery | None]) -> list[Delivery]:
+        return await subscriber_copies(redis, feed.url, posts, render_in)
 
     return Poller(config, rt.store, rt.fetcher, worker_id=worker_id,
                   on_health=HealthNotifier(config, rt.store), on_poll=on_poll, edits=rt.queue,

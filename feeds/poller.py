@@ -32,7 +32,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import NamedTuple, Protocol
 
@@ -160,7 +160,9 @@ class ConfigSource(Protocol):
 
 
 ReviewHook = Callable[[FeedConfig, str, Article], Awaitable[object]]
-SubscriberHook = Callable[[FeedConfig, list[Delivery | None]], Awaitable[list[Delivery]]]
+# (feed, the channels' deliveries, render the article in a language) -> subscribers' copies
+SubscriberHook = Callable[[FeedConfig, list[Delivery | None],
+                           Callable[[str], Delivery | None]], Awaitable[list[Delivery]]]
 
 
 class Poller:
@@ -481,7 +483,8 @@ class Poller:
             elif article.uid in posting_uids and _wanted(feed, article):
                 deliveries = self._render_for_channels(feed, feed_id, article, first_seen, outcome)
                 if self.subscribers is not None:
-                    deliveries += await self.subscribers(feed, deliveries)
+                    deliveries += await self.subscribers(feed, deliveries, functools.partial(
+                        self._render_in, feed, feed_id, article, first_seen, deliveries))
                 rendered[article.uid] = deliveries
                 await asyncio.sleep(0)  # rendering is CPU work: let other polls run between
             else:
@@ -500,6 +503,22 @@ class Poller:
                 logger.info("queued for %s", ", ".join(result.queued_chats),
                             extra={"feed": feed.url, "article": article.uid})
         return results
+
+    def _render_in(self, feed: FeedConfig, feed_id: str, article: Article, first_seen: datetime,
+                   deliveries: list[Delivery | None], language: str) -> Delivery | None:
+        """The article as the first channel that got it would show it in `language` (for a
+        subscriber's private copy); None when it does not render so."""
+        base = next((d for d in deliveries if d is not None), None)
+        channel = self.config.channel(base.chat) if base is not None else None
+        if base is None or channel is None:
+            return None
+        try:
+            post = render_post(article, channel.model_copy(update={"language": language}),
+                               timezone=self.config.timezone, first_seen=first_seen)
+        except UnrenderableArticle:
+            return None
+        return replace(base, html=post.html, photo_url=post.photo_url,
+                       preview_url=post.preview_url, language=post.language)
 
     def _render_for_channels(self, feed: FeedConfig, feed_id: str, article: Article,
                              first_seen: datetime, outcome: PollOutcome) -> list[Delivery | None]:

@@ -263,7 +263,7 @@ async def test_review_feeds_go_to_editors_and_subscribers_get_their_copy(
         redis_url: str) -> None:
     """A feed in review mode hands its new piece to the editors' review inbox (the commands
     role posts the card) instead of the channel; a subscriber of an auto feed gets its post in
-    a private chat."""
+    a private chat, in the language chosen with /lang (else the channel's)."""
     from bot.subscriptions import subscribe
     from feeds.models import feed_id_for
     from store import keys
@@ -280,6 +280,10 @@ async def test_review_feeds_go_to_editors_and_subscribers_get_their_copy(
     data["review_chat"] = review_chat
     config = write_config(tmp_path / "bot.yaml", data)
     await subscribe(redis, str(subscriber), feed_id_for(feeds.url("/auto.xml")))
+    english_reader = 555002
+    telegram.add_user(english_reader, "Reader", language_code="en")
+    await subscribe(redis, str(english_reader), feed_id_for(feeds.url("/auto.xml")))
+    await redis.hset(keys.bot_user_lang(), str(english_reader), "en")  # as /lang en stores it
     env = bot_env(config=config, data_dir=tmp_path / "data", api_root=telegram.api_root,
                   token=TOKEN, redis_url=redis_url)
     result = await run_bot("once", env=env)
@@ -292,3 +296,6 @@ async def test_review_feeds_go_to_editors_and_subscribers_get_their_copy(
     assert "رقم 1" in card["article"] and card["feed_url"] == feeds.url("/review.xml")
     private = telegram.messages_to(subscriber)
     assert len(private) == 1 and "رقم 2" in private[0].text
+    assert "اقرأ المقال كاملاً" in private[0].text  # the channel's language
+    [english] = telegram.messages_to(english_reader)
+    assert "رقم 2" in english.text and "Read the full article" in english.text

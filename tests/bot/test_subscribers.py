@@ -155,3 +155,35 @@ async def test_subscriber_copies_for_the_poller(redis):
     [copy] = await subscriber_copies(redis, FEED_A, [None, post])
     assert (copy.chat, copy.topic, copy.html, copy.uid) == (str(READER), None, "<b>x</b>", "u1")
     assert await subscriber_copies(redis, FEED_A, [None]) == []
+
+
+async def test_subscriber_copies_follow_each_readers_language(redis):
+    """A reader who chose another language with /lang gets the post rendered in it (once per
+    language, however many readers); the others get the channel's post; a language that does
+    not render falls back to the channel's post."""
+    from bot.subscriptions import subscribe, subscriber_copies
+    from delivery.models import Delivery
+
+    post = Delivery(chat=NEWS_CHAT, uid="u1", url="https://example.org/1", html="عربي",
+                    feed_id=feed_id_for(FEED_A), language="ar")
+    asked: list[str] = []
+
+    def render_in(language: str) -> Delivery | None:
+        asked.append(language)
+        return Delivery(chat=NEWS_CHAT, uid="u1", url="https://example.org/1",
+                        html=f"in {language}", feed_id=feed_id_for(FEED_A), language=language)
+
+    readers = {READER: "en", STRANGER: None, EDITOR: "en", 424242: "ar"}
+    for reader, language in readers.items():
+        await subscribe(redis, str(reader), feed_id_for(FEED_A))
+        if language:
+            await redis.hset(keys.bot_user_lang(), str(reader), language)
+    copies = {c.chat: c for c in await subscriber_copies(redis, FEED_A, [post], render_in)}
+    assert {chat: c.html for chat, c in copies.items()} == {
+        str(READER): "in en", str(EDITOR): "in en", str(STRANGER): "عربي", "424242": "عربي"}
+    assert asked == ["en"]
+    assert copies[str(READER)].language == "en" and copies[str(STRANGER)].language == "ar"
+
+    unrenderable = {c.chat: c.html for c in await subscriber_copies(
+        redis, FEED_A, [post], lambda language: None)}
+    assert unrenderable[str(READER)] == "عربي"
