@@ -31,7 +31,6 @@ if TYPE_CHECKING:
 
     from config.schema import FeedConfig
     from delivery.models import Delivery, SendOutcome
-    from feeds.models import Article
     from feeds.poller import Poller, PollOutcome
     from delivery.queue import DeliveryQueue
     from delivery.sender import Sender, Transport
@@ -115,15 +114,12 @@ def make_poller(config: BotConfig, rt: Runtime, *, worker_id: str | None = None,
     """The poller, with the bot's parts it feeds: feeds and pauses added by command, review
     cards for feeds in review mode, and copies for subscribers' private chats."""
     from bot.feed_registry import RegistrySource
-    from bot.review import submit_for_review
+    from bot.review import RedisReviewInbox
     from bot.subscriptions import subscriber_copies
     from feeds.poller import Poller
     from ops.notices import HealthNotifier
 
     redis = rt.store.redis
-
-    async def review(feed: FeedConfig, feed_id: str, article: Article) -> None:
-        await submit_for_review(redis, feed, feed_id, article)
 
     async def subscribers(feed: FeedConfig, posts: list[Delivery | None],
                           render_in: Callable[[str], Delivery | None]) -> list[Delivery]:
@@ -132,7 +128,7 @@ def make_poller(config: BotConfig, rt: Runtime, *, worker_id: str | None = None,
     return Poller(config, rt.store, rt.fetcher, worker_id=worker_id,
                   on_health=HealthNotifier(config, rt.store), on_poll=on_poll, edits=rt.queue,
                   parse_workers=parse_workers, config_source=RegistrySource(redis),
-                  review=review, subscribers=subscribers)
+                  review=RedisReviewInbox(redis), subscribers=subscribers)
 
 
 def make_sender(settings: Settings, config: BotConfig, rt: Runtime,

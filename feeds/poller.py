@@ -159,7 +159,16 @@ class ConfigSource(Protocol):
     async def effective(self, base: BotConfig) -> BotConfig: ...
 
 
-ReviewHook = Callable[[FeedConfig, str, Article], Awaitable[object]]
+class ReviewInbox(Protocol):
+    """Where the new pieces of review-mode feeds go (bot/review.py)."""
+
+    async def submit(self, feed: FeedConfig, feed_id: str, article: Article) -> bool:
+        """Make the piece's card unless it has one; True when it was made."""
+
+    async def withdraw(self, feed_id: str, article: Article) -> None:
+        """Take back a card `submit` just made: the piece turned out to be seen already."""
+
+
 # (feed, the channels' deliveries, render the article in a language) -> subscribers' copies
 SubscriberHook = Callable[[FeedConfig, list[Delivery | None],
                            Callable[[str], Delivery | None]], Awaitable[list[Delivery]]]
@@ -187,7 +196,7 @@ class Poller:
                  parse_workers: int = 0,
                  fingerprint_window_s: float = keys.FINGERPRINT_WINDOW_S,
                  config_source: ConfigSource | None = None,
-                 review: ReviewHook | None = None,
+                 review: ReviewInbox | None = None,
                  subscribers: SubscriberHook | None = None) -> None:
         self.base_config = config
         self.config = config
@@ -476,9 +485,14 @@ class Poller:
         first_seen = datetime.fromtimestamp(now, UTC)
         batch: list[ArticleToQueue] = []
         for_review: set[str] = set()
+        made_cards: set[str] = set()
         for article, ids in fresh:
             if article.uid in posting_uids and _wanted(feed, article) and feed.mode == "review":
-                for_review.add(article.uid)  # marked seen here; editors decide on a card
+                # The card first, then marking seen below: a crash in between submits it again
+                # (no second card) instead of losing the piece. Editors decide on the card.
+                if self.review is not None and await self.review.submit(feed, feed_id, article):
+                    made_cards.add(article.uid)
+                for_review.add(article.uid)
                 deliveries = [None]
             elif article.uid in posting_uids and _wanted(feed, article):
                 deliveries = self._render_for_channels(feed, feed_id, article, first_seen, outcome)
@@ -495,9 +509,12 @@ class Poller:
             feed_id, batch, now=now, window=window,
             fingerprint_window_s=self.fingerprint_window_s)
         for (article, _), result in zip(fresh, results):
-            if article.uid in for_review and not result.already_seen and self.review is not None:
-                await self.review(feed, feed_id, article)
-                logger.info("sent for review", extra={"feed": feed.url, "article": article.uid})
+            if article.uid in for_review and self.review is not None:
+                if not result.already_seen:
+                    logger.info("sent for review",
+                                extra={"feed": feed.url, "article": article.uid})
+                elif article.uid in made_cards:
+                    await self.review.withdraw(feed_id, article)
             outcome.queued += len(result.queued_chats)
             if result.queued_chats:
                 logger.info("queued for %s", ", ".join(result.queued_chats),

@@ -191,3 +191,18 @@ async def test_card_waits_without_review_chat_and_retries(start_bot, redis):
         bot.tg.set_bot_status(REVIEW, "administrator", can_post=True)
         await redis.zadd(keys.bot_review_inbox(), {card_id: 1.0})  # the lease runs out
         await bot.tg.wait_for(lambda: bot.tg.messages_to(REVIEW), 10, "the card")
+
+
+async def test_submitting_a_piece_again_makes_no_second_card_and_reopens_none(redis) -> None:
+    """The poller may submit a piece twice (a crash before it was marked seen): one card, one
+    inbox entry, and a card already decided on stays decided."""
+    config = parse_config(review_config())
+    article = make_article()
+    first = await submit_for_review(redis, config.feeds[0], feed_id_for(FEED), article)
+    assert await submit_for_review(redis, config.feeds[0], feed_id_for(FEED), article) == first
+    assert await redis.zrange(keys.bot_review_inbox(), 0, -1) == [first]
+    await redis.hset(keys.bot_review(first), "state", "published")
+    await redis.zrem(keys.bot_review_inbox(), first)
+    await submit_for_review(redis, config.feeds[0], feed_id_for(FEED), article)
+    assert await redis.hget(keys.bot_review(first), "state") == "published"
+    assert await redis.zcard(keys.bot_review_inbox()) == 0

@@ -458,3 +458,63 @@ async def test_seen_set_follows_the_feed_size_and_stays_compact(rig: Rig) -> Non
     assert 0 < await rig.redis.ttl(seen) <= keys.SEEN_TTL_S
     assert await rig.redis.hlen(keys.feed_content(feed_id_for(url))) <= keys.SEEN_MIN_WINDOW
     assert len(await rig.posted(CHAT_A)) == 100
+
+
+# -- review mode: the card before marking seen -------------------------------------------------
+
+class CrashOnceAfterSubmit:
+    """The real inbox, but the first submit 'crashes' right after the card is made: the moment
+    between handing a piece to the editors and marking it seen."""
+
+    def __init__(self, redis: aioredis.Redis) -> None:
+        from bot.review import RedisReviewInbox
+
+        self.inner = RedisReviewInbox(redis)
+        self.crashed = False
+
+    async def submit(self, feed: Any, feed_id: str, article: Any) -> bool:
+        made = await self.inner.submit(feed, feed_id, article)
+        if not self.crashed:
+            self.crashed = True
+            raise RuntimeError("killed between the card and marking the piece seen")
+        return made
+
+    async def withdraw(self, feed_id: str, article: Any) -> None:
+        await self.inner.withdraw(feed_id, article)
+
+
+async def test_a_crash_after_the_review_card_loses_no_piece_and_makes_no_second_card(
+        rig: Rig) -> None:
+    rig.server.add_feed("/r.xml", items=[item(1)])
+    config = rig.config([rig.feed("/r.xml", mode="review", first_run="all")],
+                        review_chat="-1009000000000")
+    inbox = CrashOnceAfterSubmit(rig.redis)
+    poller = rig.poller(config, review=inbox)
+    [crashed] = await poller.poll_all()
+    assert crashed.status == "error" and inbox.crashed
+    [again] = await poller.poll_all()  # the piece was not marked seen: it comes back
+    assert again.status == "new"
+    cards = await rig.redis.zrange(keys.bot_review_inbox(), 0, -1)
+    assert len(cards) == 1
+    card = await rig.redis.hget(keys.bot_review(cards[0]), "article") or ""
+    assert "https://example.org/analysis/1" in card
+    [later] = await poller.poll_all()
+    assert later.status == "unchanged"
+    assert await rig.redis.zcard(keys.bot_review_inbox()) == 1
+    assert await rig.deliveries() == []  # review pieces reach channels only through editors
+
+
+async def test_a_review_card_for_a_piece_seen_under_another_guid_is_withdrawn(rig: Rig) -> None:
+    from bot.review import RedisReviewInbox
+
+    rig.server.add_feed("/r.xml", items=[item(1)])
+    config = rig.config([rig.feed("/r.xml", mode="review", first_run="all")],
+                        review_chat="-1009000000000")
+    poller = rig.poller(config, review=RedisReviewInbox(rig.redis))
+    await poller.poll_all()
+    [first] = await rig.redis.zrange(keys.bot_review_inbox(), 0, -1)
+    rig.server.set_items("/r.xml", [item(1, guid="republished-1")])  # same link, new guid
+    await poller.poll_all()
+    assert await rig.redis.zrange(keys.bot_review_inbox(), 0, -1) == [first]
+    assert set(await rig.redis.keys(keys.bot_review("*"))) == {
+        keys.bot_review(first), keys.bot_review_inbox()}  # no card left for the repost
