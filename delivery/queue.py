@@ -196,13 +196,13 @@ if next_at then return {0, math.max(next_at - now, 0), 'later'} end
 return {0, -1, 'empty'}
 """)
 
-# KEYS[15] sent key, KEYS[16] chat stats, KEYS[17] posts log; ARGV[12] chat, [13] entry,
-# [14] token, [15] sent record ('' = write none), [16] its TTL, [17] log entry ('' = none),
-# [18] log length, [19] unix time, [20] rate-limit member ('' = not sent now), [21] ms since
-# Telegram's answer (measured by the sender). Returns {entry was still queued, an attempt may
-# have posted}.
+# KEYS[15] sent key, KEYS[16] chat stats, KEYS[17] posts log, KEYS[18] post times; ARGV[12]
+# chat, [13] entry, [14] token, [15] sent record ('' = write none), [16] its TTL, [17] log entry
+# ('' = none), [18] log length, [19] unix time, [20] rate-limit member ('' = not sent now), [21]
+# ms since Telegram's answer (measured by the sender), [22] seconds post times are kept.
+# Returns {entry was still queued, an attempt may have posted}.
 COMPLETE_LUA = _queue_script("""
-local sent_key, stats_key, log_key = KEYS[15], KEYS[16], KEYS[17]
+local sent_key, stats_key, log_key, times_key = KEYS[15], KEYS[16], KEYS[17], KEYS[18]
 local chat, entry, token = ARGV[12], ARGV[13], ARGV[14]
 local record, ttl, log_entry = ARGV[15], tonumber(ARGV[16]), ARGV[17]
 local keep, unix_now = tonumber(ARGV[18]), ARGV[19]
@@ -217,6 +217,8 @@ if present == 1 and log_entry ~= '' then
   redis.call('HINCRBY', stats_key, 'posts', 1)
   redis.call('LPUSH', log_key, log_entry)
   redis.call('LTRIM', log_key, 0, keep - 1)
+  redis.call('ZADD', times_key, unix_now, entry)
+  redis.call('ZREMRANGEBYSCORE', times_key, '-inf', tonumber(unix_now) - tonumber(ARGV[22]))
 end
 q_release(chat, token, now)
 return {present, maybe}
@@ -485,11 +487,12 @@ class DeliveryQueue:
             }, ensure_ascii=False)
         present, maybe = await self._complete(
             keys=self._keys(keys.sent(delivery.chat, delivery.uid),
-                            keys.chat_stats(delivery.chat), keys.posts_log()),
+                            keys.chat_stats(delivery.chat), keys.posts_log(),
+                            keys.post_times()),
             args=self._args(limits, queued.target, queued.entry_id, token, record,
                             keys.SENT_TTL_S, log_entry, POSTS_LOG_KEEP, time.time(),
                             queued.slot if posted is not None else "",
-                            int(answered_ago * 1000)),
+                            int(answered_ago * 1000), keys.POST_TIMES_KEEP_S),
         )
         return bool(int(present)), bool(int(maybe))
 

@@ -60,6 +60,15 @@ def posts_log() -> str:
     return f"{PREFIX}:posts:log"
 
 
+POST_TIMES_KEEP_S = 2 * 86_400
+
+
+def post_times() -> str:
+    """ZSET of every post sent in the last POST_TIMES_KEEP_S (member: its queue entry, score:
+    unix time), for counts the capped posts log cannot give: posts today, posts per hour."""
+    return f"{PREFIX}:posts:times"
+
+
 def held() -> str:
     """STREAM of posts that could not be delivered (bot removed, chat gone): kept, not lost."""
     return f"{PREFIX}:deliveries:held"

@@ -503,15 +503,13 @@ async def status(update: Update, context: NashirContext) -> None:
                             state.get("last_error") or ""))
     zone = ZoneInfo(config.timezone)
     midnight = datetime.now(zone).replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
-    posts_today, last_post = 0, 0.0
-    for raw in await redis.lrange(keys.posts_log(), 0, -1):
+    posts_today = await redis.zcount(keys.post_times(), midnight, "+inf")
+    last_post = 0.0
+    for raw in await redis.lrange(keys.posts_log(), 0, 0):
         try:
-            when = float(json.loads(raw).get("time") or 0)
+            last_post = float(json.loads(raw).get("time") or 0)
         except (ValueError, TypeError, AttributeError):
-            continue
-        last_post = max(last_post, when)
-        if when >= midnight:
-            posts_today += 1
+            pass
     lines = [
         t("<b>Status</b>"),
         t("Queue: {depth} waiting to be sent; {held} held back.", depth=depth, held=held),

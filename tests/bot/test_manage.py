@@ -195,8 +195,12 @@ async def test_status(bot):
                      mapping={"failures": 3, "last_error": "HTTP 503 from the server"})
     await redis.xadd(keys.deliveries(), {"d": "{}"})
     now = datetime.now(UTC).timestamp()
+    # As the sender records posts: the capped log of the latest ones, and every post's time.
+    # 250 today is more than the log keeps (200): the count must not stop there.
     await redis.lpush(keys.posts_log(), json.dumps({"chat": NEWS_CHAT, "time": now - 5}))
     await redis.lpush(keys.posts_log(), json.dumps({"chat": NEWS_CHAT, "time": now}))
+    await redis.zadd(keys.post_times(), {f"today-{i}": now - i / 100 for i in range(250)})
+    await redis.zadd(keys.post_times(), {"two-days-ago": now - 2 * 86_400})
     await bot.say(EDITOR, f"/pause {WORLD_CHAT}")
     [status] = await bot.say(OWNER, "/status", lang="en")
     text = plain(status.html)
@@ -204,7 +208,7 @@ async def test_status(bot):
     assert "Queue: 1 waiting to be sent" in text
     assert "Feeds: 1 healthy, 1 failing, 0 paused, 0 not polled yet." in text
     assert "Feed B: HTTP 503 from the server" in text
-    assert "Posts today: 2." in text
+    assert "Posts today: 250." in text
     assert "Last post:" in text
     assert "Last actions" in text and f"channel.pause {WORLD_CHAT}" in text
 

@@ -3,6 +3,7 @@ reclaiming, sent records, holding, migration and edits. No Telegram here."""
 from __future__ import annotations
 
 import json
+import time
 
 import redis.asyncio as aioredis
 from hypothesis import HealthCheck, given, settings
@@ -119,6 +120,8 @@ async def test_complete_writes_the_record_and_is_safe_to_repeat(redis: aioredis.
     assert await queue.sent_record("@news", "article-1") == SentRecord(5, "@news", "photo")
     assert await redis.hget(keys.chat_stats("@news"), "posts") == "1"
     assert json.loads((await redis.lrange(keys.posts_log(), 0, -1))[0])["message_id"] == 5
+    [(member, when)] = await redis.zrange(keys.post_times(), 0, -1, withscores=True)
+    assert member == claim.queued.entry_id and abs(when - time.time()) < 60  # counted once
     assert await redis.hlen(keys.delivery_owners()) == 0
 
 

@@ -96,6 +96,7 @@ async def seed_status(redis: aioredis.Redis, now: float, *, secret_error: str = 
             {"chat": chat, "html": html, "time": when, "url": "https://example.org/x",
              "message_id": index + 1, "language": "ar" if index % 2 == 0 else "en"},
             ensure_ascii=False))
+        await redis.zadd(keys.post_times(), {f"entry-{index}": when})
 
 
 async def wait_until(predicate: Callable[[], Awaitable[bool] | bool], *, timeout: float = 10.0,
