@@ -122,7 +122,8 @@ def make_poller(config: BotConfig, rt: Runtime, *, worker_id: str | None = None,
     redis = rt.store.redis
 
     async def subscribers(feed: FeedConfig, posts: list[Delivery | None],
-                          render_in: Callable[[str], Delivery | None]) -> list[Delivery]:
+                          render_in: Callable[[Delivery, str], Delivery | None]
+                          ) -> list[Delivery]:
         return await subscriber_copies(redis, feed.url, posts, render_in)
 
     return Poller(config, rt.store, rt.fetcher, worker_id=worker_id,

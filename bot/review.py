@@ -26,7 +26,7 @@ from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, LinkPrevie
 from telegram.error import TelegramError
 
 from bot.i18n import Html, Translator, translator
-from bot.publishing import Claim, article_from_json, article_to_json, new_token
+from bot.publishing import Claim, article_from_json, article_to_json
 from config.schema import ChannelConfig, FeedConfig
 from feeds.models import Article
 from store import keys
@@ -76,27 +76,6 @@ def review_card_id(feed_id: str, uid: str) -> str:
     return hashlib.sha256(f"{feed_id}\n{uid}".encode()).hexdigest()[:10]
 
 
-async def submit_for_review(redis: aioredis.Redis, feed: FeedConfig, feed_id: str,
-                            article: Article, *, now: float | None = None) -> str:
-    """Hand a new piece of a review-mode feed to the editors; returns the card id."""
-    card, _ = await _submit(redis, feed, feed_id, article, now=now)
-    return card
-
-
-async def _submit(redis: aioredis.Redis, feed: FeedConfig, feed_id: str, article: Article, *,
-                  now: float | None = None) -> tuple[str, bool]:
-    now = time.time() if now is None else now
-    card = review_card_id(feed_id, article.uid)
-    targets = [{"chat": t.chat, "topic": t.topic} for t in feed.channels]
-    fields = {"state": "new", "feed_id": feed_id, "feed_url": feed.url,
-              "article": article_to_json(article), "targets": json.dumps(targets),
-              "created": now}
-    made = await redis.eval(_SUBMIT_LUA, 2, keys.bot_review(card), keys.bot_review_inbox(),
-                            keys.REVIEW_TTL_S, now, card,
-                            *(str(x) for pair in fields.items() for x in pair))
-    return card, bool(made)
-
-
 class RedisReviewInbox:
     """The poller's way into the editors' inbox (feeds.poller.ReviewInbox). The poller submits
     a piece before it marks it seen, so a crash in between makes it submit again (the card id
@@ -105,15 +84,38 @@ class RedisReviewInbox:
 
     def __init__(self, redis: aioredis.Redis) -> None:
         self.redis = redis
+        self._submit = redis.register_script(_SUBMIT_LUA)
+        self._withdraw = redis.register_script(_WITHDRAW_LUA)
 
     async def submit(self, feed: FeedConfig, feed_id: str, article: Article) -> bool:
-        _, made = await _submit(self.redis, feed, feed_id, article)
+        _, made = await self.submit_card(feed, feed_id, article)
         return made
+
+    async def submit_card(self, feed: FeedConfig, feed_id: str, article: Article, *,
+                          now: float | None = None) -> tuple[str, bool]:
+        """The piece's card id, and whether this call made the card."""
+        now = time.time() if now is None else now
+        card = review_card_id(feed_id, article.uid)
+        targets = [{"chat": t.chat, "topic": t.topic} for t in feed.channels]
+        fields = {"state": "new", "feed_id": feed_id, "feed_url": feed.url,
+                  "article": article_to_json(article), "targets": json.dumps(targets),
+                  "created": now}
+        made = await self._submit(
+            keys=[keys.bot_review(card), keys.bot_review_inbox()],
+            args=[keys.REVIEW_TTL_S, now, card,
+                  *(str(x) for pair in fields.items() for x in pair)])
+        return card, bool(made)
 
     async def withdraw(self, feed_id: str, article: Article) -> None:
         card = review_card_id(feed_id, article.uid)
-        await self.redis.eval(_WITHDRAW_LUA, 2, keys.bot_review(card), keys.bot_review_inbox(),
-                              card)
+        await self._withdraw(keys=[keys.bot_review(card), keys.bot_review_inbox()], args=[card])
+
+
+async def submit_for_review(redis: aioredis.Redis, feed: FeedConfig, feed_id: str,
+                            article: Article, *, now: float | None = None) -> str:
+    """Hand a new piece of a review-mode feed to the editors; returns the card id."""
+    card, _ = await RedisReviewInbox(redis).submit_card(feed, feed_id, article, now=now)
+    return card
 
 
 def _with_excerpt(article: Article, excerpt: str) -> Article:

@@ -17,7 +17,7 @@ async def subscribers_of(redis: aioredis.Redis, feed_url: str) -> list[str]:
     return sorted(await redis.smembers(keys.bot_feed_subscribers(feed_id_for(feed_url))))
 
 
-RenderIn = Callable[[str], Delivery | None]
+RenderIn = Callable[[Delivery, str], Delivery | None]  # (post, language) -> post in it
 
 
 async def subscriber_copies(redis: aioredis.Redis, feed_url: str,
@@ -27,7 +27,7 @@ async def subscriber_copies(redis: aioredis.Redis, feed_url: str,
     to the deliveries it queues, so the same dedup applies per chat). The copy is the post as
     rendered for the feed's first channel that got one; none when no channel got one. A
     subscriber who chose another language with /lang gets the post rendered in it
-    (`render_in(language)`, once per language), when that renders."""
+    (`render_in(post, language)`, once per language), when that renders."""
     base = next((d for d in deliveries if d is not None), None)
     if base is None:
         return []
@@ -43,7 +43,7 @@ async def subscriber_copies(redis: aioredis.Redis, feed_url: str,
         post = base
         if language and language != base.language:
             if language not in posts:
-                posts[language] = render_in(language) or base  # type: ignore[misc]
+                posts[language] = render_in(base, language) or base  # type: ignore[misc]
             post = posts[language]
         copies.append(replace(post, chat=chat, topic=None, priority=0))
     return copies

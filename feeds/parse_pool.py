@@ -78,12 +78,12 @@ class ParsePool(Generic[T]):
             await asyncio.to_thread(executor.shutdown, wait=True, cancel_futures=True)
 
     def _send(self) -> None:
-        batch = [(call, future) for call, future in self._waiting[:MAX_BATCH]
-                 if not future.done()]
-        del self._waiting[:MAX_BATCH]
+        batch: list[_Waiting[T]] = []
+        while self._waiting and not batch:  # bodies whose polls were cancelled are dropped
+            batch = [(call, future) for call, future in self._waiting[:MAX_BATCH]
+                     if not future.done()]
+            del self._waiting[:MAX_BATCH]
         if not batch:
-            if self._waiting:
-                self._send()
             return
         if self._executor is None:
             self._executor = ProcessPoolExecutor(

@@ -169,9 +169,9 @@ class ReviewInbox(Protocol):
         """Take back a card `submit` just made: the piece turned out to be seen already."""
 
 
-# (feed, the channels' deliveries, render the article in a language) -> subscribers' copies
+# (feed, the channels' deliveries, render one of them in a language) -> subscribers' copies
 SubscriberHook = Callable[[FeedConfig, list[Delivery | None],
-                           Callable[[str], Delivery | None]], Awaitable[list[Delivery]]]
+                           Callable[[Delivery, str], Delivery | None]], Awaitable[list[Delivery]]]
 
 
 class Poller:
@@ -498,7 +498,7 @@ class Poller:
                 deliveries = self._render_for_channels(feed, feed_id, article, first_seen, outcome)
                 if self.subscribers is not None:
                     deliveries += await self.subscribers(feed, deliveries, functools.partial(
-                        self._render_in, feed, feed_id, article, first_seen, deliveries))
+                        self._render_in, article, first_seen))
                 rendered[article.uid] = deliveries
                 await asyncio.sleep(0)  # rendering is CPU work: let other polls run between
             else:
@@ -521,13 +521,12 @@ class Poller:
                             extra={"feed": feed.url, "article": article.uid})
         return results
 
-    def _render_in(self, feed: FeedConfig, feed_id: str, article: Article, first_seen: datetime,
-                   deliveries: list[Delivery | None], language: str) -> Delivery | None:
-        """The article as the first channel that got it would show it in `language` (for a
-        subscriber's private copy); None when it does not render so."""
-        base = next((d for d in deliveries if d is not None), None)
-        channel = self.config.channel(base.chat) if base is not None else None
-        if base is None or channel is None:
+    def _render_in(self, article: Article, first_seen: datetime, base: Delivery,
+                   language: str) -> Delivery | None:
+        """`base` (the article's post for a channel) as that channel would show it in
+        `language`, for a subscriber's private copy; None when it does not render so."""
+        channel = self.config.channel(base.chat)
+        if channel is None:
             return None
         try:
             post = render_post(article, channel.model_copy(update={"language": language}),

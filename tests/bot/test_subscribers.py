@@ -168,7 +168,7 @@ async def test_subscriber_copies_follow_each_readers_language(redis):
                     feed_id=feed_id_for(FEED_A), language="ar")
     asked: list[str] = []
 
-    def render_in(language: str) -> Delivery | None:
+    def render_in(base: Delivery, language: str) -> Delivery | None:
         asked.append(language)
         return Delivery(chat=NEWS_CHAT, uid="u1", url="https://example.org/1",
                         html=f"in {language}", feed_id=feed_id_for(FEED_A), language=language)
@@ -185,5 +185,5 @@ async def test_subscriber_copies_follow_each_readers_language(redis):
     assert copies[str(READER)].language == "en" and copies[str(STRANGER)].language == "ar"
 
     unrenderable = {c.chat: c.html for c in await subscriber_copies(
-        redis, FEED_A, [post], lambda language: None)}
+        redis, FEED_A, [post], lambda base, language: None)}
     assert unrenderable[str(READER)] == "عربي"
