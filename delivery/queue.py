@@ -79,6 +79,17 @@ local function q_release(chat, token, at)
   return 1
 end
 
+-- Stop serving a chat (blocked, or moved to a new id): drop the lease if `token` holds it and
+-- take the chat off both ready sets.
+local function q_retire(chat, token)
+  if redis.call('HGET', Q_OWNERS, chat) == token then
+    redis.call('ZREM', Q_LEASED, chat)
+    redis.call('HDEL', Q_OWNERS, chat)
+  end
+  redis.call('ZREM', Q_READY1, chat)
+  redis.call('ZREM', Q_READY0, chat)
+end
+
 local function q_forget(entry)
   redis.call('HDEL', Q_ITEMS, entry)
   redis.call('HDEL', Q_ATTEMPTS, entry, entry .. ':maybe')
@@ -255,12 +266,7 @@ local now = now_ms()
 local newly = redis.call('HSETNX', Q_BLOCKED, chat, reason)
 local entries = redis.call('ZRANGE', q_key(chat), 0, -1)
 for _, entry in ipairs(entries) do q_hold(chat, entry, reason, now) end
-if redis.call('HGET', Q_OWNERS, chat) == token then
-  redis.call('ZREM', Q_LEASED, chat)
-  redis.call('HDEL', Q_OWNERS, chat)
-end
-redis.call('ZREM', Q_READY1, chat)
-redis.call('ZREM', Q_READY0, chat)
+q_retire(chat, token)
 return {newly, #entries}
 """)
 
@@ -275,12 +281,7 @@ if moved > 0 then
   redis.call('ZUNIONSTORE', q_key(new), 2, q_key(new), q_key(old), 'AGGREGATE', 'MIN')
   redis.call('DEL', q_key(old))
 end
-if redis.call('HGET', Q_OWNERS, old) == token then
-  redis.call('ZREM', Q_LEASED, old)
-  redis.call('HDEL', Q_OWNERS, old)
-end
-redis.call('ZREM', Q_READY1, old)
-redis.call('ZREM', Q_READY0, old)
+q_retire(old, token)
 if not redis.call('ZSCORE', Q_LEASED, new) then q_place(new, now, true) end
 return moved
 """)
