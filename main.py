@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from telegram import Bot
 
     from config.schema import FeedConfig
-    from delivery.models import Delivery, SendOutcome
+    from model.delivery import Delivery, SendOutcome
     from feeds.poller import Poller, PollOutcome
     from delivery.queue import DeliveryQueue
     from delivery.sender import Sender, Transport

@@ -34,7 +34,7 @@ sys.path.insert(0, str(REPO))
 import redis.asyncio as aioredis
 
 from bot.telegram_client import make_bot
-from delivery.models import Delivery, SendOutcome
+from model.delivery import Delivery, SendOutcome
 from delivery.queue import DeliveryQueue
 from delivery.ratelimit import RateLimits
 from delivery.sender import Sender, TelegramTransport

@@ -24,8 +24,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from config.schema import ChannelConfig
-from feeds.models import Article
+from model.article import Article
 from formatters.post import render_post
+from model.post import post_options
 
 SEED = ROOT / ".." / "shared" / "seed" / "article-ar.txt"
 TITLE = "الدوافع الاستراتيجية للتقارب السوري الروسي"
@@ -101,10 +102,11 @@ def main() -> None:
     articles = _articles(1000)
     _PLAIN = " ".join(_seed_text().split())
     channel = ChannelConfig(chat="@bench", calendars=("gregorian", "hijri"))
+    options = post_options(channel)
     first_seen = datetime(2026, 1, 1, tzinfo=UTC)
 
     def nashir(article: Article) -> object:
-        return render_post(article, channel, timezone="Asia/Damascus", first_seen=first_seen)
+        return render_post(article, options, timezone="Asia/Damascus", first_seen=first_seen)
 
     def baseline(article: Article) -> object:
         return _baseline(article, channel.excerpt_chars)

@@ -43,7 +43,7 @@ from bot.publishing import PendingStore, Publisher
 from bot.services import AuditLog, CommandLimiter, Languages, Roles
 from config.schema import BotConfig
 from config.settings import Settings
-from feeds.models import FetchResult
+from model.article import FetchResult
 from store import keys
 from store.redis_store import Store
 

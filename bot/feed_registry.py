@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import redis.asyncio as aioredis
 
 from config.schema import BotConfig, ChannelConfig, FeedConfig, FeedTarget
-from feeds.models import feed_id_for
+from model.article import feed_id_for
 from store import keys
 
 
@@ -133,7 +133,7 @@ class FeedRegistry:
 
     async def find_feed(self, text: str) -> FeedConfig | None:
         """A feed (declared or added) by its URL, canonical URL or feed id."""
-        from feeds.urls import canonical_url
+        from guards.urls import canonical_url
 
         config = await self.current()
         wanted = {text.strip(), canonical_url(text.strip())}

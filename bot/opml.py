@@ -13,7 +13,7 @@ from telegram.error import TelegramError
 from bot.app import NashirContext
 from bot.handlers.common import check_chat, check_url, edit, join_lines, reply, translator_for, user_label
 from bot.i18n import Translator
-from feeds.errors import FeedParseError, FetchError
+from model.errors import FeedParseError, FetchError
 from ops.opml import OpmlError, export_opml, registry_feeds
 from ops.opml import parse_opml as parse_outlines
 

@@ -17,8 +17,8 @@ from datetime import UTC, datetime
 import redis.asyncio as aioredis
 
 from config.schema import ChannelConfig
-from delivery.models import Delivery
-from feeds.models import Article
+from model.delivery import Delivery
+from model.article import Article
 from store import keys
 from store.redis_store import Store
 
@@ -130,8 +130,9 @@ class Publisher:
 
     def render(self, article: Article, channel: ChannelConfig, first_seen: datetime):  # noqa: ANN201
         from formatters.post import render_post
+        from model.post import post_options
 
-        return render_post(article, channel, timezone=self.timezone, first_seen=first_seen)
+        return render_post(article, post_options(channel), timezone=self.timezone, first_seen=first_seen)
 
     def deliveries(self, article: Article, channels: Sequence[ChannelConfig],
                    *, feed_id: str = "", topics: dict[str, int | None] | None = None,

@@ -28,7 +28,7 @@ from telegram.error import TelegramError
 from bot.i18n import Html, Translator, translator
 from bot.publishing import Claim, article_from_json, article_to_json
 from config.schema import ChannelConfig, FeedConfig
-from feeds.models import Article
+from model.article import Article
 from store import keys
 
 if TYPE_CHECKING:

@@ -7,8 +7,8 @@ from dataclasses import replace
 
 import redis.asyncio as aioredis
 
-from delivery.models import Delivery
-from feeds.models import feed_id_for
+from model.delivery import Delivery
+from model.article import feed_id_for
 from store import keys
 
 

@@ -3,7 +3,7 @@
 Telegram fetches photo URLs itself but refuses some (wrong content type, over 5 MB, hosts it
 cannot reach). We then download the photo, within a size limit and only if it says it is an
 image, and upload it (uploads may be up to 10 MB). Photo URLs come from feeds, so the download
-goes through the same address guard as untrusted fetches (`feeds/safety.py`): no loopback,
+goes through the same address guard as untrusted fetches (`guards/network.py`): no loopback,
 private networks or metadata service unless the operator allows the network.
 """
 from __future__ import annotations
@@ -15,8 +15,8 @@ from urllib.parse import urljoin
 
 import aiohttp
 
-from feeds.errors import FetchError
-from feeds.safety import GuardedResolver, check_url_allowed
+from model.errors import FetchError
+from guards.network import GuardedResolver, check_url_allowed
 
 logger = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import TextIO
 
-from delivery.models import Delivery
+from model.delivery import Delivery
 from formatters.preview import post_lines_html
 from formatters.telegram_html import html_to_plain
 

@@ -33,7 +33,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
 
-from delivery.models import EDIT_CAPTION, EDIT_TEXT, Delivery, Posted, SentRecord
+from model.delivery import EDIT_CAPTION, EDIT_TEXT, Delivery, Posted, SentRecord
 from delivery.ratelimit import RateLimits, limit_args, limit_keys, limited_script
 from store import keys
 

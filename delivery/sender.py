@@ -51,7 +51,7 @@ from telegram.error import (
 )
 from telegram.warnings import PTBDeprecationWarning
 
-from delivery.models import EDIT_CAPTION, POST, Delivery, Posted, SendOutcome
+from model.delivery import EDIT_CAPTION, POST, Delivery, Posted, SendOutcome
 from delivery.photos import PhotoFetcher
 from delivery.queue import Claim, DeliveryQueue, QueuedDelivery
 from delivery.ratelimit import RateLimits, SharedRateLimiter, is_group_chat

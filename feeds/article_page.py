@@ -7,9 +7,9 @@ import hashlib
 import html
 from datetime import UTC, datetime
 
-from feeds.models import Article
+from model.article import Article
 from feeds.parser import link_key
-from feeds.urls import canonical_url
+from guards.urls import canonical_url
 
 
 class NotAnArticle(ValueError):

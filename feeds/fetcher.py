@@ -27,9 +27,9 @@ from aiohttp.abc import AbstractResolver
 from multidict import CIMultiDictProxy
 from yarl import URL
 
-from feeds.errors import FetchError, FetchErrorKind
-from feeds.models import FetchResult
-from feeds.safety import GuardedResolver, check_url_allowed
+from model.errors import FetchError, FetchErrorKind
+from model.article import FetchResult
+from guards.network import GuardedResolver, check_url_allowed
 
 __all__ = ["FetchError", "FetchErrorKind", "FetchLimits", "Fetcher", "make_session"]
 
@@ -287,7 +287,7 @@ class Fetcher:
         """GET `url` (following redirects); FetchResult.body is None on 304 Not Modified.
 
         Raises FetchError for every failure. `trusted=False` applies address safety on every
-        hop (see feeds.safety); file:// URLs are read only when trusted.
+        hop (see guards.network); file:// URLs are read only when trusted.
         """
         try:
             target = URL(url)

@@ -26,9 +26,9 @@ import charset_normalizer
 import feedparser
 import feedparser.api
 
-from feeds.errors import FeedParseError, FetchErrorKind
-from feeds.models import Article
-from feeds.urls import canonical_url
+from model.errors import FeedParseError, FetchErrorKind
+from model.article import Article
+from guards.urls import canonical_url
 
 # feedparser asks xml.sax for the libxml2 driver first; it is not installed, so every parse
 # searched sys.path for it again (about 8% of parsing a small feed). Expat alone is also the

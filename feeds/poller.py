@@ -39,17 +39,18 @@ from typing import NamedTuple, Protocol
 from redis.exceptions import RedisError
 
 from config.schema import BotConfig, FeedConfig
-from delivery.models import Delivery
+from model.delivery import Delivery
 from feeds.arabic import matches_filters, normalize_arabic, title_fingerprint
-from feeds.errors import FeedError, FetchErrorKind
+from model.errors import FeedError, FetchErrorKind
 from feeds.fetcher import Fetcher
-from feeds.models import Article, feed_id_for
+from model.article import Article, feed_id_for
 from feeds.parse_pool import ParsePool
 from feeds.parser import ParsedFeed, decode_body, parse_feed
 from feeds.schedule import HealthEvent, SchedulePolicy, after_failure, after_success
-from feeds.urls import canonical_url
+from guards.urls import canonical_url
 from formatters.errors import UnrenderableArticle
 from formatters.post import render_post
+from model.post import post_options
 from store import keys
 from store.redis_store import (
     CHANGED,
@@ -529,7 +530,7 @@ class Poller:
         if channel is None:
             return None
         try:
-            post = render_post(article, channel.model_copy(update={"language": language}),
+            post = render_post(article, post_options(channel, language=language),  # type: ignore[arg-type]
                                timezone=self.config.timezone, first_seen=first_seen)
         except UnrenderableArticle:
             return None
@@ -545,7 +546,7 @@ class Poller:
                 deliveries.append(None)
                 continue
             try:
-                post = render_post(article, channel, timezone=self.config.timezone,
+                post = render_post(article, post_options(channel), timezone=self.config.timezone,
                                    first_seen=first_seen)
             except UnrenderableArticle as exc:
                 logger.warning("skipped: %s", exc, extra={"feed": feed.url, "article": article.uid})
@@ -576,7 +577,7 @@ class Poller:
             post = posts.get(target.chat)
             if post is None:
                 try:
-                    made = render_post(article, channel, timezone=self.config.timezone,
+                    made = render_post(article, post_options(channel), timezone=self.config.timezone,
                                        first_seen=first_seen)
                 except UnrenderableArticle as exc:
                     logger.warning("edited article cannot be rendered: %s", exc, extra=context)

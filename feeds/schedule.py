@@ -13,7 +13,7 @@ import random
 from dataclasses import dataclass
 from enum import StrEnum
 
-from feeds.errors import FetchErrorKind
+from model.errors import FetchErrorKind
 
 
 class FeedHealth(StrEnum):

@@ -1,6 +1,6 @@
-"""Article + channel settings -> the post Telegram receives (`RenderedPost`). Pure: no I/O.
+"""Article + post options -> the post Telegram receives (`RenderedPost`). Pure: no I/O.
 
-    render_post(article, channel, timezone=..., first_seen=...) -> RenderedPost
+    render_post(article, options, timezone=..., first_seen=...) -> RenderedPost
     render_preview_html([(label, post), ...]) -> str   (an HTML page, as the web client shows it)
 
 Order of work: clean every field (formatters.text), pick the excerpt's paragraphs
@@ -14,13 +14,12 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from config.schema import ChannelConfig
-from feeds.models import Article
+from model.article import Article
 from formatters.dates import post_date, zone
 from formatters.errors import TemplateError, UnrenderableArticle
 from formatters.excerpt import Excerpt, cut_text
 from formatters.hashtags import hashtags
-from formatters.models import RenderedPost
+from model.post import PostOptions, RenderedPost
 from formatters.preview import render_preview_html
 from formatters.rtl import LRI, PDI, has_rtl, isolate_line, isolate_text, line_mark
 from formatters.telegram_html import (
@@ -116,16 +115,16 @@ def _over(post: Fragment, limit: int) -> int:
     return max(over_text, -(-over_bytes // 5))
 
 
-def render_post(article: Article, channel: ChannelConfig, *, timezone: str,
+def render_post(article: Article, options: PostOptions, *, timezone: str,
                 first_seen: datetime) -> RenderedPost:
-    """Render one article for one channel.
+    """Render one article with one channel's options (`timezone`: the default zone).
 
     Raises UnrenderableArticle(reason) when no valid post can be made (nothing to show, or a
     template too long for Telegram); any other failure is turned into one too, so a single
     bad item can never stop a feed.
     """
     try:
-        return _render(article, channel, timezone=timezone, first_seen=first_seen)
+        return _render(article, options, timezone=timezone, first_seen=first_seen)
     except UnrenderableArticle as exc:
         logger.info("skipping article %s of %s: %s", getattr(article, "uid", "?"),
                     getattr(article, "feed_url", "?"), exc.reason)
@@ -141,7 +140,7 @@ def render_post(article: Article, channel: ChannelConfig, *, timezone: str,
         raise UnrenderableArticle(f"internal formatter error ({type(exc).__name__})") from exc
 
 
-def _render(article: Article, channel: ChannelConfig, *, timezone: str,
+def _render(article: Article, channel: PostOptions, *, timezone: str,
             first_seen: datetime) -> RenderedPost:
     language = channel.language if channel.language in _LINK_LABEL else "ar"
     title = _short(article.title, TITLE_MAX)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import html
 from collections.abc import Sequence
 
-from formatters.models import RenderedPost
+from model.post import RenderedPost
 
 _STYLE = """
 body { background: #dfe5ec; font-family: "Noto Naskh Arabic", "DejaVu Sans", sans-serif;

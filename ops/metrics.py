@@ -219,7 +219,7 @@ class Metrics:
             self.queued.inc(outcome.queued)
 
     def record_send(self, outcome: Any) -> None:
-        """Count one delivery.models.SendOutcome; fits Sender(on_outcome=...)."""
+        """Count one model.delivery.SendOutcome; fits Sender(on_outcome=...)."""
         status = outcome.status
         if status == "sent":
             self.sent.inc()

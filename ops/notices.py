@@ -9,8 +9,8 @@ import html
 import time
 
 from config.schema import BotConfig, FeedConfig
-from delivery.models import Delivery
-from feeds.models import feed_id_for
+from model.delivery import Delivery
+from model.article import feed_id_for
 from feeds.schedule import HealthEvent
 from store.redis_store import Store
 

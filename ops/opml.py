@@ -26,7 +26,7 @@ from defusedxml import ElementTree as SafeET
 from pydantic import ValidationError
 
 from config.schema import FeedConfig, normalise_chat
-from feeds.models import feed_id_for
+from model.article import feed_id_for
 
 logger = logging.getLogger(__name__)
 
@@ -169,7 +169,7 @@ async def store_imported(redis: Any, config: Any, feeds: list[dict[str, Any]], *
                          added_by: int = 0, progress: Any = None) -> ImportResult:
     """Add the feeds to the command registry, skipping those the bot already polls."""
     from bot.feed_registry import FeedRegistry
-    from feeds.urls import canonical_url
+    from guards.urls import canonical_url
 
     registry = FeedRegistry(redis, config)
     current = await registry.current()

@@ -37,10 +37,11 @@ async def _load(target: str) -> tuple[bytes, str, str]:
 async def preview_posts(config: BotConfig, target: str, chat: str | None) -> list[str]:
     """The rendered post(s): the newest item of a feed, or the article of a page."""
     from feeds.article_page import NotAnArticle, extract_article
-    from feeds.errors import FeedParseError, FetchError
+    from model.errors import FeedParseError, FetchError
     from feeds.parser import parse_feed
     from formatters.errors import UnrenderableArticle
     from formatters.post import render_post
+    from model.post import post_options
 
     channel = _channel(config, chat)
     try:
@@ -59,7 +60,7 @@ async def preview_posts(config: BotConfig, target: str, chat: str | None) -> lis
         raise ValueError("the feed has no items")
     now = datetime.now(UTC)
     try:
-        return [render_post(a, channel, timezone=config.timezone, first_seen=now).html
+        return [render_post(a, post_options(channel), timezone=config.timezone, first_seen=now).html
                 for a in articles]
     except UnrenderableArticle as exc:
         raise ValueError(f"the article cannot be posted: {exc}") from None

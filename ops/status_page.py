@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 from redis.exceptions import RedisError
 
 from delivery.preview import post_as_html_block
-from feeds.models import feed_id_for
+from model.article import feed_id_for
 from ops.metrics import feed_health, queue_state
 from store import keys
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 
-from delivery.models import Delivery
+from model.delivery import Delivery
 from store import keys
 
 # Shared Lua: the member a feed's seen set stores for an identity key (sha256 hex keys cut to

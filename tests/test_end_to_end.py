@@ -265,7 +265,7 @@ async def test_review_feeds_go_to_editors_and_subscribers_get_their_copy(
     role posts the card) instead of the channel; a subscriber of an auto feed gets its post in
     a private chat, in the language chosen with /lang (else the channel's)."""
     from bot.subscriptions import subscribe
-    from feeds.models import feed_id_for
+    from model.article import feed_id_for
     from store import keys
 
     review_chat, subscriber = -1009876543210, 555001

@@ -33,8 +33,8 @@ from bot.handlers.push import fetch_error_text
 from bot.i18n import N_, Html, Translator
 from bot.publishing import Claim, is_token, new_token
 from config.schema import ChannelConfig, FeedConfig
-from feeds.errors import FeedParseError, FetchError, FetchErrorKind
-from feeds.models import feed_id_for
+from model.errors import FeedParseError, FetchError, FetchErrorKind
+from model.article import feed_id_for
 from store import keys
 
 logger = logging.getLogger(__name__)
@@ -169,7 +169,7 @@ class AddFeedError(Exception):
 
 async def _fetch_parsed(context: NashirContext, url: str):  # noqa: ANN202
     from feeds.parser import parse_feed
-    from feeds.safety import check_url_allowed
+    from guards.network import check_url_allowed
 
     data = context.data
     await check_url_allowed(url, data.allow_networks)

@@ -36,8 +36,8 @@ from bot.handlers.common import (
 from bot.i18n import Html, Translator
 from bot.publishing import Claim, article_from_json, article_to_json, new_token
 from config.schema import ChannelConfig
-from feeds.errors import FetchError, FetchErrorKind
-from feeds.models import Article
+from model.errors import FetchError, FetchErrorKind
+from model.article import Article
 from store import keys
 
 logger = logging.getLogger(__name__)
@@ -83,7 +83,7 @@ def plain_length(post_html: str) -> int:
 async def fetch_article(context: NashirContext, t: Translator, url: str) -> Article:
     """The article at `url`, or PushError with the reason."""
     from feeds.article_page import NotAnArticle, extract_article
-    from feeds.safety import check_url_allowed
+    from guards.network import check_url_allowed
 
     data = context.data
     try:

@@ -11,7 +11,7 @@ from bot.handlers.common import allowed, answer, edit, join_lines, reply, transl
 from bot.i18n import translator
 from bot.services import Role
 from bot.subscriptions import forget_chat, subscribe, subscriptions_of, unsubscribe
-from feeds.models import feed_id_for
+from model.article import feed_id_for
 
 logger = logging.getLogger(__name__)
 

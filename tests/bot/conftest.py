@@ -18,7 +18,7 @@ from bot.app import NashirApp, UpdatesLock, build_application, run_commands
 from bot.services import CommandLimiter
 from config.schema import BotConfig, parse_config
 from config.settings import Settings
-from delivery.models import Delivery
+from model.delivery import Delivery
 from feeds.fetcher import Fetcher, FetchLimits, make_session
 from store import keys
 from tests.fakes.feed_server import FeedServer

@@ -7,7 +7,7 @@ import json
 from datetime import UTC, datetime
 
 from bot.feed_registry import dynamic_feeds, effective_config, registry_version
-from feeds.models import feed_id_for
+from model.article import feed_id_for
 from store import keys
 from tests.bot.conftest import (
     EDITOR,

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 from bot.review import submit_for_review
 from config.schema import parse_config
-from feeds.models import Article, feed_id_for
+from model.article import Article, feed_id_for
 from store import keys
 from tests.bot.conftest import (
     EDITOR,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from bidi import get_base_level
 
 from bot.subscriptions import subscribers_of, subscriptions_of
-from feeds.models import feed_id_for
+from model.article import feed_id_for
 from store import keys
 from tests.bot.conftest import EDITOR, NEWS_CHAT, READER, STRANGER, button, buttons, eventually, plain
 
@@ -145,7 +145,7 @@ async def test_reply_to_blocked_user_unsubscribes(start_bot):
 async def test_subscriber_copies_for_the_poller(redis):
     """The poller's fan-out helper: one copy per subscriber, same post, no topic."""
     from bot.subscriptions import subscribe, subscriber_copies
-    from delivery.models import Delivery
+    from model.delivery import Delivery
 
     post = Delivery(chat=NEWS_CHAT, uid="u1", url="https://example.org/1", html="<b>x</b>",
                     feed_id=feed_id_for(FEED_A), topic=7, language="ar")
@@ -162,7 +162,7 @@ async def test_subscriber_copies_follow_each_readers_language(redis):
     language, however many readers); the others get the channel's post; a language that does
     not render falls back to the channel's post."""
     from bot.subscriptions import subscribe, subscriber_copies
-    from delivery.models import Delivery
+    from model.delivery import Delivery
 
     post = Delivery(chat=NEWS_CHAT, uid="u1", url="https://example.org/1", html="عربي",
                     feed_id=feed_id_for(FEED_A), language="ar")

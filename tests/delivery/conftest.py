@@ -11,7 +11,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from bot.telegram_client import make_bot
-from delivery.models import Delivery
+from model.delivery import Delivery
 from delivery.queue import DeliveryQueue
 from delivery.ratelimit import RateLimits
 from delivery.sender import Sender, TelegramTransport

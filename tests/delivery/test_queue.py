@@ -9,7 +9,7 @@ import redis.asyncio as aioredis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from delivery.models import EDIT_TEXT, Delivery, Posted, SentRecord
+from model.delivery import EDIT_TEXT, Delivery, Posted, SentRecord
 from delivery.queue import DeliveryQueue, QueuedDelivery
 from delivery.ratelimit import RateLimits
 from store import keys

@@ -14,7 +14,7 @@ from aiohttp import web
 from telegram import Bot
 from telegram.request import HTTPXRequest
 
-from delivery.models import SendOutcome
+from model.delivery import SendOutcome
 from delivery.photos import PhotoFetcher
 from delivery.queue import DeliveryQueue
 from delivery.sender import Sender, TelegramTransport

@@ -16,9 +16,9 @@ import aiohttp
 import pytest
 import trustme
 
-from feeds.errors import FetchError, FetchErrorKind
+from model.errors import FetchError, FetchErrorKind
 from feeds.fetcher import Fetcher, FetchLimits, make_session, parse_max_age, parse_retry_after
-from feeds.models import FetchResult
+from model.article import FetchResult
 from feeds.parser import parse_feed
 from tests.fakes.feed_server import FeedItem, FeedServer
 

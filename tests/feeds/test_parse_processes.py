@@ -11,7 +11,7 @@ import time
 from functools import partial
 from pathlib import Path
 
-from feeds.errors import FeedParseError, FetchErrorKind
+from model.errors import FeedParseError, FetchErrorKind
 from feeds.parse_pool import ParsePool
 
 REPO = Path(__file__).resolve().parents[2]

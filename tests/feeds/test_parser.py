@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from feeds.errors import FeedParseError, FetchErrorKind
+from model.errors import FeedParseError, FetchErrorKind
 from feeds.parser import ParsedFeed, link_key, parse_feed
 from tests.fakes.feed_server import FeedItem, FeedServer, render_feed
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from feeds.errors import FeedError
-from feeds.models import Article
+from model.errors import FeedError
+from model.article import Article
 from feeds.parser import ParsedFeed, parse_feed
 from feeds.poller import read_feed
 

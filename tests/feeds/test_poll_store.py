@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import redis.asyncio as aioredis
 
-from delivery.models import Delivery
+from model.delivery import Delivery
 from store import keys
 from store.redis_store import CHANGED, NEW, SEEN, ArticleToQueue, StateWrite, Store
 

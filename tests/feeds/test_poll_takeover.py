@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import redis.asyncio as aioredis
 
-from feeds.models import feed_id_for
+from model.article import feed_id_for
 from store import keys
 from tests.fakes.feed_server import FeedItem, FeedServer
 from tests.support import REPO, write_config

@@ -13,10 +13,10 @@ import pytest
 import redis.asyncio as aioredis
 
 from config.schema import BotConfig, parse_config
-from delivery.models import EDIT_TEXT, Delivery, SentRecord
-from feeds.errors import FetchErrorKind
+from model.delivery import EDIT_TEXT, Delivery, SentRecord
+from model.errors import FetchErrorKind
 from feeds.fetcher import Fetcher, FetchLimits, make_session
-from feeds.models import feed_id_for
+from model.article import feed_id_for
 from feeds.parser import ParsedFeed, parse_feed
 from feeds.poller import Poller
 from feeds.schedule import HealthEvent, SchedulePolicy

@@ -1,4 +1,4 @@
-"""Tests for feeds.safety and untrusted fetches: no loopback, private or metadata addresses."""
+"""Tests for guards.network and untrusted fetches: no loopback, private or metadata addresses."""
 from __future__ import annotations
 
 import socket
@@ -8,9 +8,9 @@ import aiohttp
 import pytest
 from aiohttp.abc import AbstractResolver, ResolveResult
 
-from feeds.errors import FetchError, FetchErrorKind
+from model.errors import FetchError, FetchErrorKind
 from feeds.fetcher import Fetcher, FetchLimits, make_session
-from feeds.safety import GuardedResolver, blocked_reason, check_url_allowed, parse_networks
+from guards.network import GuardedResolver, blocked_reason, check_url_allowed, parse_networks
 from tests.fakes.feed_server import FeedItem, FeedServer
 
 LIMITS = FetchLimits(connect_timeout=2, read_timeout=2, total_timeout=5)

@@ -1,11 +1,11 @@
-"""Tests for feeds.urls.canonical_url: one spelling per article address."""
+"""Tests for guards.urls.canonical_url: one spelling per article address."""
 from __future__ import annotations
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from feeds.urls import canonical_url
+from guards.urls import canonical_url
 
 
 @pytest.mark.parametrize(("raw", "expected"), [

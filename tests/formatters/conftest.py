@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from config.schema import ChannelConfig
-from feeds.models import Article
-from formatters.models import RenderedPost
+from model.article import Article
+from model.post import PostOptions, RenderedPost, post_options
 from formatters.rtl import LRM, RLM, isolates_balanced
 from formatters.telegram_html import CAPTION_LIMIT, TEXT_LIMIT, html_to_plain
 from formatters.telegram_html import telegram_length as utf16_length
@@ -67,11 +67,12 @@ def article(**changes: Any) -> Article:
     return Article(**values)
 
 
-def channel(**changes: Any) -> ChannelConfig:
-    """An Arabic channel with defaults; override what a test is about."""
+def channel(**changes: Any) -> PostOptions:
+    """An Arabic channel's post options with defaults (validated as config); override what a
+    test is about."""
     values: dict[str, Any] = {"chat": "@nashir_test"}
     values.update(changes)
-    return ChannelConfig(**values)
+    return post_options(ChannelConfig(**values))
 
 
 def strip_marks(text: str) -> str:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from formatters.models import RenderedPost
+from model.post import RenderedPost
 from formatters.post import render_post, render_preview_html
 from tests.formatters.conftest import ARTIFACTS, FIRST_SEEN, article, channel, seed_html
 

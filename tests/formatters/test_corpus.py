@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from config.schema import ChannelConfig
-from feeds.models import Article
+from model.post import post_options
+from model.article import Article
 from formatters.errors import UnrenderableArticle
 from formatters.post import render_post
 from tests.formatters.conftest import CORPUS, FIRST_SEEN, check_post, strip_marks
@@ -20,11 +21,11 @@ from tests.formatters.conftest import CORPUS, FIRST_SEEN, check_post, strip_mark
 feedparser = pytest.importorskip("feedparser")
 
 FEED_KINDS = {"atom", "rss1", "rss2", "json"}
-CHANNELS = (
+CHANNELS = tuple(post_options(c) for c in (
     ChannelConfig(chat="@nashir_ar", calendars=("gregorian", "hijri")),
     ChannelConfig(chat="@nashir_en", language="en", photo=True, digits="arabic", excerpt_chars=900,
                   month_names="levantine", template="{title} — {source}\n{date}\n{excerpt}\n{link} {hashtags}"),
-)
+))
 
 
 def _corpus_index() -> list[list[str]]:

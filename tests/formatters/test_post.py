@@ -8,7 +8,7 @@ import pytest
 
 from formatters import post as post_module
 from formatters.errors import UnrenderableArticle
-from formatters.models import RenderedPost
+from model.post import RenderedPost
 from formatters.post import render_post
 from formatters.telegram_html import CAPTION_LIMIT, TEXT_LIMIT, telegram_length
 from tests.formatters.conftest import (

@@ -9,7 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from config.schema import ChannelConfig
-from feeds.models import Article
+from model.post import PostOptions, post_options
+from model.article import Article
 from formatters.errors import UnrenderableArticle
 from formatters.excerpt import ELLIPSIS, cut_text
 from formatters.post import render_post
@@ -94,8 +95,8 @@ templates = st.one_of(
 
 
 @st.composite
-def channels(draw: st.DrawFn) -> ChannelConfig:
-    return ChannelConfig(
+def channels(draw: st.DrawFn) -> PostOptions:
+    return post_options(ChannelConfig(
         chat="@prop", language=draw(st.sampled_from(["ar", "en"])),
         digits=draw(st.sampled_from(["latin", "arabic"])),
         calendars=draw(st.sampled_from([("gregorian",), ("hijri",), ("gregorian", "hijri"),
@@ -105,12 +106,12 @@ def channels(draw: st.DrawFn) -> ChannelConfig:
                                        "America/Anchorage"])),
         template=draw(templates), photo=draw(st.booleans()), link_preview=draw(st.booleans()),
         excerpt_chars=draw(st.integers(80, 3500)), hashtags=draw(st.booleans()),
-    )
+    ))
 
 
 @SETTINGS
 @given(article=articles(), chan=channels())
-def test_any_input_gives_a_valid_post_or_a_clear_skip(article: Article, chan: ChannelConfig) -> None:
+def test_any_input_gives_a_valid_post_or_a_clear_skip(article: Article, chan: PostOptions) -> None:
     """Whatever the feed sends, the post passes the strict HTML check, fits, and is balanced."""
     try:
         post = render_post(article, chan, timezone="UTC", first_seen=FIRST_SEEN)

@@ -13,7 +13,7 @@ import redis.asyncio as aioredis
 
 from config.schema import parse_config
 from config.settings import Settings
-from feeds.models import feed_id_for
+from model.article import feed_id_for
 from store import keys
 
 REPO = Path(__file__).resolve().parents[2]

@@ -12,7 +12,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from config.schema import parse_config
-from feeds.models import feed_id_for
+from model.article import feed_id_for
 from ops.reload import Reloader, apply_to_poller, describe_changes
 from store import keys
 from tests.ops.conftest import wait_until
