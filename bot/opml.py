@@ -10,7 +10,7 @@ import time
 from telegram import InputFile, Message, Update
 from telegram.error import TelegramError
 
-from bot.app import NashirContext
+from bot.context import NashirContext
 from bot.handlers.common import check_chat, check_url, edit, join_lines, reply, translator_for, user_label
 from bot.i18n import Translator
 from model.errors import FeedParseError, FetchError

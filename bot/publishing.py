@@ -38,7 +38,9 @@ end
 return #KEYS - 1
 """
 
-# Moves a pending record from one of the expected states to a new one; -1: the record is gone.
+# Moves a pending record from one of the expected states to a new one, recording who decided
+# (id and, when given, name) in the same step, so a press that loses can say who won; -1: the
+# record is gone.
 CLAIM_LUA = """
 local key = KEYS[1]
 local current = redis.call('HGET', key, 'state')
@@ -46,6 +48,7 @@ if not current then return -1 end
 for expected in string.gmatch(ARGV[1], '[^,]+') do
   if expected == current then
     redis.call('HSET', key, 'state', ARGV[2], 'decided_by', ARGV[3], 'decided_at', ARGV[4])
+    if ARGV[5] ~= '' then redis.call('HSET', key, 'decided_name', ARGV[5]) end
     return 1
   end
 end
@@ -107,10 +110,12 @@ class PendingStore:
             await self.redis.hset(key, mapping={k: ("" if v is None else v)
                                                 for k, v in values.items()})
 
-    async def claim(self, key: str, expected: Sequence[str], new_state: str, user_id: int) -> int:
-        """Claim.WON if the state was one of `expected` and is now `new_state`."""
+    async def claim(self, key: str, expected: Sequence[str], new_state: str, user_id: int,
+                    name: str = "") -> int:
+        """Claim.WON if the state was one of `expected` and is now `new_state` (decided by
+        `user_id`, shown as `name`)."""
         return int(await self._claim(keys=[key], args=[",".join(expected), new_state,
-                                                         int(user_id), time.time()]))
+                                                         int(user_id), time.time(), name]))
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,7 +32,7 @@ from model.article import Article
 from store import keys
 
 if TYPE_CHECKING:
-    from bot.app import BotData
+    from bot.context import BotData
 
 logger = logging.getLogger(__name__)
 

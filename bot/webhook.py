@@ -17,6 +17,8 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from bot.updates import ALLOWED_UPDATES, process_update_json
+
 logger = logging.getLogger(__name__)
 
 _SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
@@ -31,7 +33,6 @@ def _listen_from_env() -> tuple[str, int]:
 
 def webhook_handler(app: Any, secret: str | None) -> Any:
     """An aiohttp handler that checks the secret token and queues the update."""
-    from bot.app import process_update_json
 
     async def handle(request: web.Request) -> web.Response:
         if secret is not None:
@@ -56,7 +57,6 @@ async def serve_webhook(app: Any, stop: asyncio.Event, *, url: str, secret: str 
                         listen: tuple[str, int] | None = None) -> None:
     """Listen for Telegram's POSTs until `stop` is set. The webhook stays registered on stop:
     the other replicas keep receiving."""
-    from bot.app import ALLOWED_UPDATES
 
     if secret is not None and not _SECRET.match(secret):
         raise ValueError("TELEGRAM_WEBHOOK_SECRET must be 1-256 characters of A-Z a-z 0-9 _ -")

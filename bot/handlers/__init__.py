@@ -17,13 +17,12 @@ from telegram.ext import (
     filters,
 )
 
+from bot.handlers import editor, errors, owner, push, review, subscriber
+from bot.handlers.common import requires
 from bot.services import Role
 
 
 def register_handlers(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
-    from bot.handlers import editor, errors, owner, push, review, subscriber
-    from bot.handlers.common import requires
-
     editor_only = requires(Role.EDITOR)
     owner_only = requires(Role.OWNER)
     application.add_handler(TypeHandler(Update, errors.gate), group=-1)

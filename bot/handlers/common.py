@@ -14,7 +14,7 @@ from telegram import InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatAction
 from telegram.error import BadRequest, TelegramError
 
-from bot.app import NashirContext
+from bot.context import NashirContext
 from bot.i18n import Html, Translator, translator
 from bot.publishing import is_token
 from bot.services import Role

@@ -13,7 +13,7 @@ from telegram import ChatMember, InlineKeyboardButton, InlineKeyboardMarkup, Mes
 from telegram.constants import ChatType
 from telegram.error import BadRequest, Forbidden
 
-from bot.app import NashirContext
+from bot.context import NashirContext
 from bot.handlers.common import (
     answer,
     answer_expired,

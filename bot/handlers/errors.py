@@ -9,7 +9,7 @@ from telegram.constants import ChatType
 from telegram.error import Forbidden, TelegramError
 from telegram.ext import ApplicationHandlerStop
 
-from bot.app import NashirContext
+from bot.context import NashirContext
 from bot.handlers.common import answer, reply, translator_for
 from bot.subscriptions import forget_chat
 

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from telegram import Update
 
-from bot.app import NashirContext, register_editor_commands, unregister_editor_commands
+from bot.context import NashirContext
+from bot.menu import register_editor_commands, unregister_editor_commands
 from bot.handlers.common import check_user_id, join_lines, reply, translator_for, user_label
 
 

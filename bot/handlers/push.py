@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, Message, Update
 from telegram.error import BadRequest, TelegramError
 
-from bot.app import NashirContext
+from bot.context import NashirContext
 from bot.handlers.common import (
     answer,
     answer_expired,

@@ -11,7 +11,7 @@ import time
 from telegram import ForceReply, Message, Update
 from telegram.error import TelegramError
 
-from bot.app import NashirContext
+from bot.context import NashirContext
 from bot.handlers.common import answer, editor_button, is_editor, reply, translator_for, user_label
 from bot.handlers.errors import stray_text
 from bot.publishing import Claim
@@ -67,9 +67,9 @@ async def card_pressed(update: Update, context: NashirContext) -> None:
         if when is None:
             await answer(update, t("This button no longer works."))
             return
-        if not await _claim(update, context, key, record, ["open"], "scheduled", uid):
+        if not await _claim(update, context, key, record, ["open"], "scheduled", uid, name):
             return
-        await context.data.redis.hset(key, mapping={"scheduled_for": when, "decided_name": name})
+        await context.data.redis.hset(key, "scheduled_for", when)
         await context.data.redis.zadd(keys.bot_review_schedule(), {card: when})
         await context.data.audit.record(uid, name, "review.schedule",
                                         f"{url} at {desk.local(when)}")
@@ -129,12 +129,13 @@ async def card_pressed(update: Update, context: NashirContext) -> None:
 
 
 async def _claim(update: Update, context: NashirContext, key: str, record: dict[str, str],
-                 expected: list[str], new_state: str, uid: int) -> bool:
+                 expected: list[str], new_state: str, uid: int, name: str = "") -> bool:
     """Move the card from one of the `expected` states to `new_state`; False when another
-    press was first (this user is then told who decided)."""
-    if await context.data.pending.claim(key, expected, new_state, uid) == Claim.WON:
+    press was first (this user is then told who decided: the winner's name is written in the
+    same step as its state, so the record read after losing names it)."""
+    if await context.data.pending.claim(key, expected, new_state, uid, name) == Claim.WON:
         return True
-    await _decided(update, context, record)
+    await _decided(update, context, await context.data.pending.get(key) or record)
     return False
 
 
@@ -143,10 +144,10 @@ async def _decide(update: Update, context: NashirContext, card: str, record: dic
     """Publish or reject: claim an open or scheduled card for `new_state`, take it off the
     schedule and record who decided; False when another press was first."""
     key = keys.bot_review(card)
-    if not await _claim(update, context, key, record, ["open", "scheduled"], new_state, uid):
+    if not await _claim(update, context, key, record, ["open", "scheduled"], new_state, uid,
+                        name):
         return False
     await context.data.redis.zrem(keys.bot_review_schedule(), card)
-    await context.data.redis.hset(key, "decided_name", name)
     return True
 
 

@@ -6,7 +6,7 @@ import logging
 from telegram import ChatMember, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.error import TelegramError
 
-from bot.app import NashirContext
+from bot.context import NashirContext
 from bot.handlers.common import allowed, answer, edit, join_lines, reply, translator_for
 from bot.i18n import translator
 from bot.services import Role

@@ -14,7 +14,9 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
-from bot.app import NashirApp, UpdatesLock, build_application, run_commands
+from bot.app import build_application, run_commands
+from bot.context import NashirApp
+from bot.updates import UpdatesLock
 from bot.services import CommandLimiter
 from config.schema import BotConfig, parse_config
 from config.settings import Settings

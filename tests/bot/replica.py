@@ -11,7 +11,8 @@ import os
 import signal
 from pathlib import Path
 
-from bot.app import UpdatesLock, build_application, run_commands
+from bot.app import build_application, run_commands
+from bot.updates import UpdatesLock
 from config.schema import load_config
 from config.settings import Settings
 from feeds.fetcher import Fetcher, FetchLimits, make_session

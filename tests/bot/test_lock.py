@@ -8,7 +8,7 @@ import signal
 import sys
 from contextlib import AsyncExitStack
 
-from bot.app import UpdatesLock
+from bot.updates import UpdatesLock
 from store import keys
 from tests.bot.conftest import EDITOR, STRANGER, base_config, eventually, plain, running_bot
 from tests.support import REPO, write_config
