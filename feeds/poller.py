@@ -24,32 +24,29 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import hashlib
-import html
 import logging
-import re
 import time
 import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import NamedTuple, Protocol
+from typing import Protocol
 
 from redis.exceptions import RedisError
 
 from config.schema import BotConfig, FeedConfig
-from model.delivery import Delivery
 from feeds.arabic import matches_filters, normalize_arabic, title_fingerprint
-from model.errors import FeedError, FetchErrorKind
 from feeds.fetcher import Fetcher
-from model.article import Article, feed_id_for
+from feeds.items import DIGEST_CHARS, FeedRead, ParseFunction, read_feed
 from feeds.parse_pool import ParsePool
-from feeds.parser import ParsedFeed, decode_body, parse_feed
+from feeds.parser import ParsedFeed, parse_feed
 from feeds.schedule import HealthEvent, SchedulePolicy, after_failure, after_success
-from guards.urls import canonical_url
 from formatters.errors import UnrenderableArticle
 from formatters.post import render_post
+from model.article import Article, feed_id_for
+from model.delivery import Delivery
+from model.errors import FeedError, FetchErrorKind
 from model.post import post_options
 from store import keys
 from store.redis_store import (
@@ -67,9 +64,6 @@ MIN_INTERVAL_S = 60.0
 # Titles with fewer normalised words than this get no fingerprint: short generic titles
 # ("افتتاحية", "كلمة العدد") would make different articles look like one story.
 FINGERPRINT_MIN_WORDS = 4
-# Feeds with more items than this are not tracked item by item (they are parsed whole).
-MAX_TRACKED_ITEMS = 1000
-_DIGEST_CHARS = 12
 
 # The state fields a poll reads (claimed with the feed, or read in bulk for `poll_all`).
 STATE_FIELDS = ("current_url", "etag", "last_modified", "body_hash", "items", "first_polled",
@@ -108,7 +102,6 @@ class EditQueue(Protocol):
 
 HealthListener = Callable[[FeedConfig, HealthEvent, str], Awaitable[None]]
 PollListener = Callable[[PollOutcome], None]
-ParseFunction = Callable[..., ParsedFeed]   # parse_feed(body, *, feed_url, content_type)
 
 
 @dataclass(slots=True)
@@ -420,7 +413,7 @@ class Poller:
         if parsed is None:  # a new body, but every item in it is one we had
             return PollOutcome(feed.url, "unchanged", max_age=result.max_age, ttl=ttl), fields
         outcome = await self._queue_new(feed, feed_id, parsed, first_run=first_run,
-                                        items=len(digests) // _DIGEST_CHARS or None,
+                                        items=len(digests) // DIGEST_CHARS or None,
                                         partial=how == "partial")
         outcome.parsed = how
         fields.update(first_polled=1, title=parsed.title, ttl=parsed.ttl_seconds or "")
@@ -660,129 +653,3 @@ def _identities(article: Article, link_counts: Counter[str]) -> tuple[str, ...]:
         return keys_
     link_keys = {k for k in keys_ if k != article.uid}
     return tuple(k for k in keys_ if k not in link_keys) or (article.uid,)
-
-
-# -- cutting a feed into items ---------------------------------------------------------------
-
-@dataclass(slots=True)
-class _Items:
-    head: str            # everything before the first item (XML declaration removed)
-    chunks: list[str]    # each item's text, in document order
-    tail: str            # everything after the last item
-    digests: list[str]   # a short hash of each chunk
-
-_ITEM = re.compile(r"<(item|entry)(?=[\s>])[^>]*>.*?</\1\s*>", re.DOTALL)
-# Any spelling of an item's start tag (prefixed, upper case, empty): the body must hold exactly
-# one per item found, so none hides in the header, the tail, another item or a CDATA section.
-_ANY_ITEM_START = re.compile(r"<(?:[\w.-]+:)?(?:item|entry)(?=[\s>/])", re.IGNORECASE)
-_DECLARATION = re.compile(r"\A\s*<\?xml[^>]*\?>")
-_RSS_LINK = re.compile(r"<link>\s*([^<]+?)\s*</link>")
-_ATOM_LINK = re.compile(r"<link\b([^>]*)>")
-_ATTRIBUTE = re.compile(r"""([\w:-]+)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
-
-
-def _split_items(body: bytes, content_type: str) -> _Items | None:
-    """The body cut into its RSS <item>s or Atom <entry>s, or None when that cannot be done
-    with certainty: JSON feeds, prefixed or empty item tags, item tags in comments or CDATA,
-    anything but whitespace between items. Decoded the way the parser decodes it."""
-    try:
-        text, _ = decode_body(body, content_type)
-    except (LookupError, ValueError):
-        return None
-    text = text.lstrip("\ufeff")
-    if text.lstrip()[:1] in ("{", "["):
-        return None
-    matches = list(_ITEM.finditer(text))
-    if (not matches or len(matches) > MAX_TRACKED_ITEMS
-            or len(_ANY_ITEM_START.findall(text)) != len(matches)):
-        return None
-    head, tail = text[:matches[0].start()], text[matches[-1].end():]
-    chunks = []
-    previous = matches[0].start()
-    for match in matches:
-        if text[previous:match.start()].strip():
-            return None
-        chunk = match.group(0)
-        if chunk.count("<![CDATA[") != chunk.count("]]>") or chunk.count("<!--") != chunk.count(
-                "-->"):
-            return None
-        chunks.append(chunk)
-        previous = match.end()
-    head = _DECLARATION.sub("", head, count=1)
-    digests = [hashlib.blake2b(c.encode("utf-8"), digest_size=_DIGEST_CHARS // 2).hexdigest()
-               for c in chunks]
-    return _Items(head, chunks, tail, digests)
-
-
-def _item_link(chunk: str, base: str) -> str | None:
-    """The canonical link in an item's text as the parser reads it: '' when it has none, None
-    when it has one this cannot read for sure (empty, or resolved against an xml:base)."""
-    if "xml:base" in chunk:
-        return None
-    if m := _RSS_LINK.search(chunk):
-        return canonical_url(html.unescape(m.group(1)), base) or None
-    for tag in _ATOM_LINK.finditer(chunk):
-        attrs = {m.group(1): m.group(2) if m.group(2) is not None else m.group(3)
-                 for m in _ATTRIBUTE.finditer(tag.group(1))}
-        if attrs.get("rel", "alternate") == "alternate":
-            href = html.unescape(attrs.get("href") or "").strip()
-            return canonical_url(href, base) if href else None
-    if "<link" in chunk:
-        return None
-    # An RSS guid is the item's link unless it says isPermaLink="false".
-    if "<guid" in chunk and not re.search(r"""isPermaLink\s*=\s*["']false""", chunk):
-        return None
-    return ""
-
-
-class FeedRead(NamedTuple):
-    """What `read_feed` made of a new body."""
-
-    parsed: ParsedFeed | None   # None: every item was known
-    digests: str                # the body's item digests, to pass as `known` next time
-    how: str                    # "" (no parse) | partial | full
-
-
-def read_feed(parse: ParseFunction, body: bytes, *, feed_url: str, content_type: str = "",
-              known: str | None = None) -> FeedRead:
-    """Parse a new body, only the items whose bytes are not among the `known` digests of the
-    last body when the body can be cut into items safely. Pure; runs in a worker thread."""
-    items = _split_items(body, content_type)
-    digests = "".join(items.digests) if items is not None else ""
-    if known and items is not None:
-        known_set = {known[i:i + _DIGEST_CHARS] for i in range(0, len(known), _DIGEST_CHARS)}
-        new = [i for i, d in enumerate(items.digests) if d not in known_set]
-        if not new:
-            return FeedRead(None, digests, "")
-        parsed = _parse_items(parse, items, new, feed_url)
-        if parsed is not None:
-            return FeedRead(parsed, digests, "partial")
-    return FeedRead(parse(body, feed_url=feed_url, content_type=content_type), digests, "full")
-
-
-def _parse_items(parse: ParseFunction, items: _Items, new: list[int],
-                 feed_url: str) -> ParsedFeed | None:
-    """Parse the feed's header with only the `new` items; None when the answer might differ
-    from what a whole parse gives for them (then the caller parses the whole body)."""
-    document = ('<?xml version="1.0" encoding="utf-8"?>' + items.head
-                + "".join(items.chunks[i] for i in new) + items.tail)
-    try:
-        parsed = parse(document.encode("utf-8"), feed_url=feed_url,
-                       content_type="application/xml; charset=utf-8")
-    except Exception:  # noqa: BLE001 - whatever the reason, the whole body is parsed instead
-        return None
-    if len(parsed.articles) != len(new):
-        return None
-    if any(a.url for a in parsed.articles):
-        # A link shared by several items identifies none of them (the parser then leaves it
-        # out of their identities): that can only be seen with all items in view. Each new
-        # item's link must read the same from its text, and every other item's link must be
-        # readable, or the whole feed is parsed.
-        links = [_item_link(chunk, feed_url) for chunk in items.chunks]
-        if None in links:
-            return None
-        counts = Counter(links)
-        for index, article in zip(new, parsed.articles):
-            if article.url and (links[index] != article.url or counts[article.url] > 1):
-                return None
-    return parsed

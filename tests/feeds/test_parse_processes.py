@@ -20,7 +20,8 @@ REPO = Path(__file__).resolve().parents[2]
 # process ids, then waits to be killed.
 _CHILD = """
 import asyncio, functools, sys
-from feeds.poller import Poller, read_feed
+from feeds.items import read_feed
+from feeds.poller import Poller
 from feeds.parser import parse_feed
 from config.schema import BotConfig
 

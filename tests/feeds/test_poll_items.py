@@ -9,7 +9,7 @@ import pytest
 from model.errors import FeedError
 from model.article import Article
 from feeds.parser import ParsedFeed, parse_feed
-from feeds.poller import read_feed
+from feeds.items import read_feed
 
 FEED_URL = "https://example.org/feed.xml"
 FIELDS = ("uid", "url", "title", "published_at", "author", "categories", "content_html",
