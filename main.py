@@ -31,7 +31,8 @@ if TYPE_CHECKING:
 
     from config.schema import FeedConfig
     from model.delivery import Delivery, SendOutcome
-    from feeds.poller import Poller, PollOutcome
+    from pipeline.poller import Poller
+    from pipeline.types import PollOutcome
     from delivery.queue import DeliveryQueue
     from delivery.sender import Sender, Transport
     from feeds.fetcher import Fetcher
@@ -116,7 +117,7 @@ def make_poller(config: BotConfig, rt: Runtime, *, worker_id: str | None = None,
     from bot.feed_registry import RegistrySource
     from bot.review import RedisReviewInbox
     from bot.subscriptions import subscriber_copies
-    from feeds.poller import Poller
+    from pipeline.poller import Poller
     from ops.notices import HealthNotifier
 
     redis = rt.store.redis

@@ -50,7 +50,7 @@ import redis.asyncio as aioredis
 from config.schema import parse_config
 from feeds.fetcher import Fetcher, FetchLimits, make_session
 from model.article import FetchResult, feed_id_for
-from feeds.poller import Poller
+from pipeline.poller import Poller
 from ops.heap import settle_heap
 from store import keys
 from store.embedded import EmbeddedRedis

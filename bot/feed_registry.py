@@ -214,7 +214,7 @@ class FeedRegistry:
 
 
 class RegistrySource:
-    """The poller's view of the registry (feeds.poller.ConfigSource)."""
+    """The poller's view of the registry (pipeline.poller.ConfigSource)."""
 
     def __init__(self, redis: aioredis.Redis) -> None:
         self.redis = redis

@@ -77,7 +77,7 @@ def review_card_id(feed_id: str, uid: str) -> str:
 
 
 class RedisReviewInbox:
-    """The poller's way into the editors' inbox (feeds.poller.ReviewInbox). The poller submits
+    """The poller's way into the editors' inbox (pipeline.poller.ReviewInbox). The poller submits
     a piece before it marks it seen, so a crash in between makes it submit again (the card id
     makes that a no-op) rather than lose the piece; it withdraws the card when marking seen
     shows the piece was known after all (the same link under a new guid, say)."""

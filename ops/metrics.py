@@ -206,7 +206,7 @@ class Metrics:
 
     # -- events, called by the pipeline ------------------------------------------------------
     def record_poll(self, outcome: Any, seconds: float | None = None) -> None:
-        """Count one poll (a feeds.poller.PollOutcome) and how long it took (default: the
+        """Count one poll (a pipeline.poller.PollOutcome) and how long it took (default: the
         outcome's own `seconds`); fits Poller(on_poll=...)."""
         result = outcome.status if outcome.status in POLL_RESULTS else "error"
         if seconds is None:

@@ -217,7 +217,7 @@ async def test_added_feed_is_polled_with_the_chosen_first_run(bot):
     """The wiring the poller uses: a Poller built on effective_config() polls the feed added by
     command and posts only the newest existing item, as the editor chose."""
     from feeds.fetcher import Fetcher, FetchLimits, make_session
-    from feeds.poller import Poller
+    from pipeline.poller import Poller
     from store.redis_store import Store
 
     bot.pages.add_feed("/news.xml", title="أخبار", items=items(3))

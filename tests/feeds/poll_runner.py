@@ -17,7 +17,7 @@ from pathlib import Path
 
 from config.schema import load_config
 from feeds.fetcher import Fetcher, FetchLimits, make_session
-from feeds.poller import Poller
+from pipeline.poller import Poller
 from store.redis_store import Store, connect
 
 

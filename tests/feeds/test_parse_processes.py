@@ -21,7 +21,7 @@ REPO = Path(__file__).resolve().parents[2]
 _CHILD = """
 import asyncio, functools, sys
 from feeds.items import read_feed
-from feeds.poller import Poller
+from pipeline.poller import Poller
 from feeds.parser import parse_feed
 from config.schema import BotConfig
 

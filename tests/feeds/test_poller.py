@@ -18,7 +18,7 @@ from model.errors import FetchErrorKind
 from feeds.fetcher import Fetcher, FetchLimits, make_session
 from model.article import feed_id_for
 from feeds.parser import ParsedFeed, parse_feed
-from feeds.poller import Poller
+from pipeline.poller import Poller
 from feeds.schedule import HealthEvent, SchedulePolicy
 from ops.notices import HealthNotifier
 from store import keys

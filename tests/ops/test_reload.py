@@ -81,7 +81,7 @@ async def test_sighup_reloads_and_the_poller_schedules_new_feeds(
         tmp_path: Path, redis: aioredis.Redis, caplog: pytest.LogCaptureFixture) -> None:
     """On SIGHUP the file is re-read; the poller gets the new feed table, the new feed is due
     now and the removed one leaves the schedule; one log line lists the changes."""
-    from feeds.poller import Poller
+    from pipeline.poller import Poller
     from store.redis_store import Store
 
     caplog.set_level(logging.INFO, logger="ops.reload")

@@ -1,7 +1,5 @@
-"""The poll orchestrator: due feeds -> fetch -> parse -> new items -> render -> queue.
-
-Side effects stay at the edges (Fetcher for HTTP, Store for Redis); parsing and rendering are
-pure, and parsing runs off the event loop.
+"""Due feeds -> fetch -> parse: claiming feeds with a lease, polling each one, and planning its
+next poll. What a changed feed's items become is `pipeline.articles`' part.
 
 How a cycle spends its time, cheapest first:
 
@@ -27,43 +25,36 @@ import functools
 import logging
 import time
 import uuid
-from collections import Counter
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
-from typing import Protocol
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from redis.exceptions import RedisError
 
 from config.schema import BotConfig, FeedConfig
-from feeds.arabic import matches_filters, normalize_arabic, title_fingerprint
 from feeds.fetcher import Fetcher
 from feeds.items import DIGEST_CHARS, FeedRead, ParseFunction, read_feed
 from feeds.parse_pool import ParsePool
-from feeds.parser import ParsedFeed, parse_feed
-from feeds.schedule import HealthEvent, SchedulePolicy, after_failure, after_success
-from formatters.errors import UnrenderableArticle
-from formatters.post import render_post
-from model.article import Article, feed_id_for
-from model.delivery import Delivery
-from model.errors import FeedError, FetchErrorKind
-from model.post import post_options
-from store import keys
-from store.redis_store import (
-    CHANGED,
-    NEW,
-    ArticleToQueue,
-    QueueOutcome,
-    StateWrite,
-    Store,
+from feeds.parser import parse_feed
+from feeds.schedule import SchedulePolicy, after_failure, after_success
+from model.article import feed_id_for
+from model.errors import FeedError
+from pipeline.articles import ArticleRouter
+from pipeline.types import (
+    ConfigSource,
+    EditQueue,
+    HealthListener,
+    PollListener,
+    PollOutcome,
+    ReviewInbox,
+    SubscriberHook,
 )
+from pipeline.writer import StateWriter
+from store import keys
+from store.redis_store import StateWrite, Store
 
 logger = logging.getLogger(__name__)
 
 MIN_INTERVAL_S = 60.0
-# Titles with fewer normalised words than this get no fingerprint: short generic titles
-# ("افتتاحية", "كلمة العدد") would make different articles look like one story.
-FINGERPRINT_MIN_WORDS = 4
 
 # The state fields a poll reads (claimed with the feed, or read in bulk for `poll_all`).
 STATE_FIELDS = ("current_url", "etag", "last_modified", "body_hash", "items", "first_polled",
@@ -72,100 +63,11 @@ STATE_FIELDS = ("current_url", "etag", "last_modified", "body_hash", "items", "f
 
 
 @dataclass(slots=True)
-class PollOutcome:
-    """What one poll of one feed did."""
-
-    feed_url: str
-    status: str                          # new | unchanged | error
-    new_articles: int = 0
-    queued: int = 0
-    error: str = ""
-    error_kind: FetchErrorKind | None = None
-    retry_after: float | None = None
-    max_age: float | None = None
-    ttl: float | None = None
-    seconds: float = 0.0                 # how long the poll took
-    event: HealthEvent | None = None     # broken / gone / recovered, announced once
-    skipped: list[str] = field(default_factory=list)
-    parsed: str = ""                     # "" (no parse) | partial | full
-    changed: int = 0                     # items edited since they were first seen
-    edits: int = 0                       # edits of posted messages queued
-
-
-class EditQueue(Protocol):
-    """Where edits of posted messages go (delivery.queue.DeliveryQueue fits)."""
-
-    async def queue_edit(self, chat: str, uid: str, html: str, *, url: str = "",
-                         article_time: float = 0.0, preview_url: str | None = None,
-                         language: str = "ar", feed_id: str = "", priority: int = 0) -> bool: ...
-
-
-HealthListener = Callable[[FeedConfig, HealthEvent, str], Awaitable[None]]
-PollListener = Callable[[PollOutcome], None]
-
-
-@dataclass(slots=True)
 class _Job:
     feed_id: str
     feed: FeedConfig | None               # None: claimed but not (or no longer) configured
     state: dict[str, str]
     claimed: bool                         # holds a lease to release
-
-
-class _Writer:
-    """Writes poll results in batches: one script for up to `batch` feeds. Results wait at most
-    `linger_s` for company, so a feed's next due time and lease release are never held up."""
-
-    def __init__(self, store: Store, worker: str, *, batch: int = 256,
-                 linger_s: float = 0.02) -> None:
-        self.store, self.worker, self.batch, self.linger_s = store, worker, batch, linger_s
-        self._pending: list[StateWrite] = []
-        self._task: asyncio.Task[None] | None = None
-
-    def add(self, write: StateWrite) -> None:
-        self._pending.append(write)
-        if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._drain())
-
-    async def _drain(self) -> None:
-        while self._pending:
-            if len(self._pending) < self.batch:
-                await asyncio.sleep(self.linger_s)  # let the batch fill
-            batch, self._pending = self._pending[:self.batch], self._pending[self.batch:]
-            try:
-                await self.store.commit(self.worker, batch)
-            except (RedisError, OSError) as exc:  # leases run out and the feeds come back
-                logger.warning("could not record %d polls (%s)", len(batch), exc)
-            except Exception:
-                logger.exception("could not record %d polls", len(batch))
-
-    async def flush(self) -> None:
-        """Wait until everything added so far is written."""
-        while self._task is not None and not self._task.done():
-            await asyncio.shield(self._task)
-
-
-class ConfigSource(Protocol):
-    """Feeds and channels added or paused at run time (by bot commands), over the file's."""
-
-    async def version(self) -> int: ...
-
-    async def effective(self, base: BotConfig) -> BotConfig: ...
-
-
-class ReviewInbox(Protocol):
-    """Where the new pieces of review-mode feeds go (bot/review.py)."""
-
-    async def submit(self, feed: FeedConfig, feed_id: str, article: Article) -> bool:
-        """Make the piece's card unless it has one; True when it was made."""
-
-    async def withdraw(self, feed_id: str, article: Article) -> None:
-        """Take back a card `submit` just made: the piece turned out to be seen already."""
-
-
-# (feed, the channels' deliveries, render one of them in a language) -> subscribers' copies
-SubscriberHook = Callable[[FeedConfig, list[Delivery | None],
-                           Callable[[Delivery, str], Delivery | None]], Awaitable[list[Delivery]]]
 
 
 class Poller:
@@ -193,10 +95,7 @@ class Poller:
                  review: ReviewInbox | None = None,
                  subscribers: SubscriberHook | None = None) -> None:
         self.base_config = config
-        self.config = config
         self.config_source = config_source
-        self.review = review
-        self.subscribers = subscribers
         self._source_version: int | None = None
         self.store = store
         self.fetcher = fetcher
@@ -206,14 +105,24 @@ class Poller:
         self.on_health = on_health
         self.on_poll = on_poll
         self.parse = parse
-        self.edits = edits
         self.concurrency = max(1, concurrency)
         self.parse_workers = parse_workers
         self._parse_pool: ParsePool[FeedRead] | None = (
             ParsePool(parse_workers) if parse_workers > 0 else None)
-        self.fingerprint_window_s = fingerprint_window_s
+        self.articles = ArticleRouter(config, store, clock=clock, worker_id=self.worker_id,
+                                      review=review, subscribers=subscribers, edits=edits,
+                                      fingerprint_window_s=fingerprint_window_s)
         self.feeds = {feed_id_for(f.url): f for f in config.feeds}
-        self._writer = _Writer(store, self.worker_id)
+        self._writer = StateWriter(store, self.worker_id)
+
+    @property
+    def config(self) -> BotConfig:
+        """The effective config: the file's, with feeds and channels added by command."""
+        return self.articles.config
+
+    @config.setter
+    def config(self, config: BotConfig) -> None:
+        self.articles.config = config
 
     # -- entry points ---------------------------------------------------------------------------
     async def refresh(self, *, force: bool = False) -> None:
@@ -412,7 +321,7 @@ class Poller:
         fields.update(body_hash=result.body_hash or "", items=digests)
         if parsed is None:  # a new body, but every item in it is one we had
             return PollOutcome(feed.url, "unchanged", max_age=result.max_age, ttl=ttl), fields
-        outcome = await self._queue_new(feed, feed_id, parsed, first_run=first_run,
+        outcome = await self.articles.route(feed, feed_id, parsed, first_run=first_run,
                                         items=len(digests) // DIGEST_CHARS or None,
                                         partial=how == "partial")
         outcome.parsed = how
@@ -432,173 +341,8 @@ class Poller:
         if self._parse_pool is not None:
             await self._parse_pool.close()
 
-    # -- new and changed items ------------------------------------------------------------------
-    async def _queue_new(self, feed: FeedConfig, feed_id: str, parsed: ParsedFeed, *,
-                         first_run: bool, items: int | None, partial: bool) -> PollOutcome:
-        articles = _oldest_first(parsed.articles)
-        link_counts = Counter(a.url for a in articles if a.url)
-        identities = [_identities(a, link_counts) for a in articles]
-        # The seen window follows the feed's size: twice the keys its current items have.
-        count = max(items or 0, len(articles))
-        window = min(keys.SEEN_WINDOW, max(keys.SEEN_MIN_WINDOW, 4 * count))
-        now = self.clock()
-        changed: list[Article] = []
-        if partial:
-            # Only new or edited items were parsed: render them all and let the queue script
-            # tell which were new (one round trip).
-            candidates = list(zip(articles, identities))
-        else:
-            statuses = await self.store.check_articles(
-                feed_id, [(ids, a.content_hash) for a, ids in zip(articles, identities)],
-                now=now, window=window)
-            candidates = [(a, ids) for a, ids, s in zip(articles, identities, statuses)
-                          if s == NEW]
-            changed = [a for a, s in zip(articles, statuses) if s == CHANGED]
-        outcome = PollOutcome(feed.url, "unchanged")
-        rendered: dict[str, list[Delivery | None]] = {}
-        if candidates:
-            results = await self._queue_fresh(feed, feed_id, candidates, outcome, rendered,
-                                              first_run=first_run, now=now, window=window)
-            outcome.new_articles = sum(not r.already_seen for r in results)
-            changed += [a for (a, _), r in zip(candidates, results) if r.changed]
-        outcome.status = "new" if outcome.new_articles else "unchanged"
-        outcome.changed = len(changed)
-        for article in changed:
-            outcome.edits += await self._queue_edits(feed, feed_id, article,
-                                                     rendered.get(article.uid))
-        return outcome
 
-    async def _queue_fresh(self, feed: FeedConfig, feed_id: str,
-                           fresh: list[tuple[Article, tuple[str, ...]]], outcome: PollOutcome,
-                           rendered: dict[str, list[Delivery | None]], *, first_run: bool,
-                           now: float, window: int) -> list[QueueOutcome]:
-        posting = fresh
-        if first_run:
-            posting = {"none": [], "latest": fresh[-1:], "all": fresh}[feed.first_run]
-        posting_uids = {a.uid for a, _ in posting}
-        first_seen = datetime.fromtimestamp(now, UTC)
-        batch: list[ArticleToQueue] = []
-        for_review: set[str] = set()
-        made_cards: set[str] = set()
-        for article, ids in fresh:
-            if article.uid in posting_uids and _wanted(feed, article) and feed.mode == "review":
-                # The card first, then marking seen below: a crash in between submits it again
-                # (no second card) instead of losing the piece. Editors decide on the card.
-                if self.review is not None and await self.review.submit(feed, feed_id, article):
-                    made_cards.add(article.uid)
-                for_review.add(article.uid)
-                deliveries = [None]
-            elif article.uid in posting_uids and _wanted(feed, article):
-                deliveries = self._render_for_channels(feed, feed_id, article, first_seen, outcome)
-                if self.subscribers is not None:
-                    deliveries += await self.subscribers(feed, deliveries, functools.partial(
-                        self._render_in, article, first_seen))
-                rendered[article.uid] = deliveries
-                await asyncio.sleep(0)  # rendering is CPU work: let other polls run between
-            else:
-                deliveries = [None]  # mark seen only: old items of a new feed, filtered items
-            batch.append(ArticleToQueue(ids, tuple(deliveries), story_fingerprint(article.title),
-                                        article.content_hash))
-        results = await self.store.queue_articles(
-            feed_id, batch, now=now, window=window,
-            fingerprint_window_s=self.fingerprint_window_s)
-        for (article, _), result in zip(fresh, results):
-            if article.uid in for_review and self.review is not None:
-                if not result.already_seen:
-                    logger.info("sent for review",
-                                extra={"feed": feed.url, "article": article.uid})
-                elif article.uid in made_cards:
-                    await self.review.withdraw(feed_id, article)
-            outcome.queued += len(result.queued_chats)
-            if result.queued_chats:
-                logger.info("queued for %s", ", ".join(result.queued_chats),
-                            extra={"feed": feed.url, "article": article.uid})
-        return results
-
-    def _render_in(self, article: Article, first_seen: datetime, base: Delivery,
-                   language: str) -> Delivery | None:
-        """`base` (the article's post for a channel) as that channel would show it in
-        `language`, for a subscriber's private copy; None when it does not render so."""
-        channel = self.config.channel(base.chat)
-        if channel is None:
-            return None
-        try:
-            post = render_post(article, post_options(channel, language=language),  # type: ignore[arg-type]
-                               timezone=self.config.timezone, first_seen=first_seen)
-        except UnrenderableArticle:
-            return None
-        return replace(base, html=post.html, photo_url=post.photo_url,
-                       preview_url=post.preview_url, language=post.language)
-
-    def _render_for_channels(self, feed: FeedConfig, feed_id: str, article: Article,
-                             first_seen: datetime, outcome: PollOutcome) -> list[Delivery | None]:
-        deliveries: list[Delivery | None] = []
-        for target in feed.channels:
-            channel = self.config.channel(target.chat)
-            if channel is None or channel.paused:
-                deliveries.append(None)
-                continue
-            try:
-                post = render_post(article, post_options(channel), timezone=self.config.timezone,
-                                   first_seen=first_seen)
-            except UnrenderableArticle as exc:
-                logger.warning("skipped: %s", exc, extra={"feed": feed.url, "article": article.uid})
-                outcome.skipped.append(f"{article.url or article.uid}: {exc}")
-                deliveries.append(None)
-                continue
-            deliveries.append(Delivery(
-                chat=target.chat, topic=target.topic, uid=article.uid, url=article.url,
-                html=post.html, feed_id=feed_id, photo_url=post.photo_url,
-                preview_url=post.preview_url, language=post.language,
-                article_time=(article.published_at or first_seen).timestamp(),
-                queued_at=self.clock(),
-            ))
-        return deliveries or [None]
-
-    async def _queue_edits(self, feed: FeedConfig, feed_id: str, article: Article,
-                           rendered: list[Delivery | None] | None) -> int:
-        """Queue an edit of the message each `edit_on_change` channel got for `article`
-        (`rendered`: its posts, already rendered for the feed's channels, if they were)."""
-        queued = 0
-        first_seen = datetime.fromtimestamp(self.clock(), UTC)
-        posts = {d.chat: d for d in rendered or () if d is not None}
-        for target in feed.channels:
-            channel = self.config.channel(target.chat)
-            if channel is None or channel.paused or not channel.edit_on_change:
-                continue
-            context = {"feed": feed.url, "article": article.uid, "chat": target.chat}
-            post = posts.get(target.chat)
-            if post is None:
-                try:
-                    made = render_post(article, post_options(channel), timezone=self.config.timezone,
-                                       first_seen=first_seen)
-                except UnrenderableArticle as exc:
-                    logger.warning("edited article cannot be rendered: %s", exc, extra=context)
-                    continue
-                html_, preview_url, language = made.html, made.preview_url, made.language
-            else:
-                html_, preview_url, language = post.html, post.preview_url, post.language
-            done = await self._edit_queue().queue_edit(
-                target.chat, article.uid, html_, url=article.url,
-                article_time=(article.published_at or first_seen).timestamp(),
-                preview_url=preview_url, language=language, feed_id=feed_id)
-            if done:
-                queued += 1
-                logger.info("article changed; edit queued", extra=context)
-            else:
-                logger.info("article changed before its post went out (or it was never "
-                            "posted there); nothing to edit", extra=context)
-        return queued
-
-    def _edit_queue(self) -> EditQueue:
-        if self.edits is None:
-            from delivery.queue import DeliveryQueue
-
-            self.edits = DeliveryQueue(self.store.redis, f"poller-{self.worker_id}")
-        return self.edits
-
-
-# -- helpers ---------------------------------------------------------------------------------
+# -- helpers -------------------------------------------------------------------------------------
 
 async def _wait(stop: asyncio.Event, seconds: float) -> None:
     try:
@@ -619,37 +363,3 @@ def _changed_fields(fields: dict[str, str | int | float], state: dict[str, str]
     """The fields whose stored text would change (the store writes values as str())."""
     return {k: v for k, v in fields.items()
             if (old := state.get(k)) is None or old != ("" if v is None else str(v))}
-
-
-def story_fingerprint(title: str) -> str:
-    """The title fingerprint that marks a story across feeds ('' for titles too short to tell
-    stories apart); pass it to Store.queue_article(fingerprint=...)."""
-    if len(normalize_arabic(title).split()) < FINGERPRINT_MIN_WORDS:
-        return ""
-    return title_fingerprint(title)
-
-
-def _wanted(feed: FeedConfig, article: Article) -> bool:
-    if not feed.include and not feed.exclude:
-        return True
-    text = " ".join([article.title, " ".join(article.categories), article.content_html])
-    return matches_filters(text, feed.include, feed.exclude)
-
-
-def _oldest_first(articles: tuple[Article, ...]) -> list[Article]:
-    # Feeds list newest first; reversing keeps undated items in a sensible order, and the
-    # stable sort then orders dated ones by date.
-    ordered = list(reversed(articles))
-    epoch = datetime.fromtimestamp(0, UTC)
-    return sorted(ordered, key=lambda a: a.published_at or epoch) if all(
-        a.published_at for a in ordered) else ordered
-
-
-def _identities(article: Article, link_counts: Counter[str]) -> tuple[str, ...]:
-    """The article's identity keys, minus a link shared by several items of the same feed
-    (some feeds give every item the home page as link; that link identifies nothing)."""
-    keys_ = article.identity_keys or (article.uid,)
-    if not article.url or link_counts[article.url] < 2:
-        return keys_
-    link_keys = {k for k in keys_ if k != article.uid}
-    return tuple(k for k in keys_ if k not in link_keys) or (article.uid,)
