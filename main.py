@@ -20,22 +20,23 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from redis.exceptions import RedisError
+
 from config.logging import configure_logging
 from config.schema import BotConfig, ConfigError, load_config
 from config.settings import Settings
-from redis.exceptions import RedisError
 from store.embedded import EmbeddedRedisError
 
 if TYPE_CHECKING:
     from telegram import Bot
 
     from config.schema import FeedConfig
-    from model.delivery import Delivery, SendOutcome
-    from pipeline.poller import Poller
-    from pipeline.types import PollOutcome
     from delivery.queue import DeliveryQueue
     from delivery.sender import Sender, Transport
     from feeds.fetcher import Fetcher
+    from model.delivery import Delivery, SendOutcome
+    from pipeline.poller import Poller
+    from pipeline.types import PollOutcome
     from store.embedded import EmbeddedRedis
     from store.redis_store import Store
 
@@ -63,7 +64,7 @@ async def open_runtime(settings: Settings, config: BotConfig, redis_url: str,
     from delivery.preview import PreviewTransport
     from delivery.queue import DeliveryQueue
     from delivery.sender import TelegramTransport
-    from feeds.fetcher import FetchLimits, Fetcher, make_session
+    from feeds.fetcher import Fetcher, FetchLimits, make_session
     from store.redis_store import Store, connect
 
     async with AsyncExitStack() as stack:
@@ -77,7 +78,7 @@ async def open_runtime(settings: Settings, config: BotConfig, redis_url: str,
         if settings.dry_run:
             transport: Transport = PreviewTransport(settings.preview_dir)
         else:
-            from bot.telegram_client import make_bot
+            from delivery.telegram_client import make_bot
 
             bot = make_bot(settings.token or "", settings.api_url)
             await bot.initialize()
@@ -114,11 +115,11 @@ def make_poller(config: BotConfig, rt: Runtime, *, worker_id: str | None = None,
                 parse_workers: int = 0) -> Poller:
     """The poller, with the bot's parts it feeds: feeds and pauses added by command, review
     cards for feeds in review mode, and copies for subscribers' private chats."""
-    from bot.feed_registry import RegistrySource
-    from bot.review import RedisReviewInbox
-    from bot.subscriptions import subscriber_copies
-    from pipeline.poller import Poller
     from ops.notices import HealthNotifier
+    from pipeline.poller import Poller
+    from pipeline.subscribers import subscriber_copies
+    from store.registry import RegistrySource
+    from store.review_inbox import RedisReviewInbox
 
     redis = rt.store.redis
 
@@ -137,10 +138,10 @@ def make_sender(settings: Settings, config: BotConfig, rt: Runtime,
                 on_outcome: Callable[[SendOutcome], None] | None = None) -> Sender:
     """The sender, with what it tells the rest of the bot: owners hear of chats it cannot post
     to, and a user who blocked the bot is unsubscribed."""
-    from bot.subscriptions import forget_chat
     from delivery.ratelimit import RateLimits
     from delivery.sender import Sender
     from ops.notices import ChatNotifier
+    from store.subscriptions import forget_chat
 
     notices = ChatNotifier(config, rt.store)
 
@@ -193,9 +194,9 @@ async def cmd_run(settings: Settings, config: BotConfig, redis_url: str,
                   roles: frozenset[str] = frozenset(ROLES)) -> int:
     import socket
 
+    from ops.heap import settle_heap
     from ops.http import ReadinessProbes, start_http
     from ops.metrics import Metrics
-    from ops.heap import settle_heap
     from ops.reload import Reloader, apply_to_poller
     from ops.status_page import RedisStatusSource
 

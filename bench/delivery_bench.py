@@ -33,7 +33,7 @@ sys.path.insert(0, str(REPO))
 
 import redis.asyncio as aioredis
 
-from bot.telegram_client import make_bot
+from delivery.telegram_client import make_bot
 from model.delivery import Delivery, SendOutcome
 from delivery.queue import DeliveryQueue
 from delivery.ratelimit import RateLimits

@@ -24,16 +24,17 @@ from telegram.ext import ApplicationBuilder, ContextTypes, Defaults
 from telegram.request import HTTPXRequest
 
 from bot.context import BotData, NashirApp, NashirContext, PageFetcher
-from bot.feed_registry import FeedRegistry
 from bot.handlers import register_handlers
 from bot.menu import register_commands
-from bot.publishing import PendingStore, Publisher
+from bot.pending import PendingStore
 from bot.review import ReviewDesk
 from bot.services import AuditLog, CommandLimiter, Languages, Roles
 from bot.updates import UpdatesLock, poll_with_lock, wait_or_stop
 from config.schema import BotConfig
 from config.settings import Settings
+from pipeline.publish import Publisher
 from store.redis_store import Store
+from store.registry import FeedRegistry
 
 logger = logging.getLogger(__name__)
 

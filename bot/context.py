@@ -11,13 +11,14 @@ from typing import TYPE_CHECKING, Any, Protocol
 import redis.asyncio as aioredis
 from telegram.ext import Application, CallbackContext, ExtBot
 
-from bot.feed_registry import FeedRegistry
-from bot.publishing import PendingStore, Publisher
+from bot.pending import PendingStore
 from bot.services import AuditLog, CommandLimiter, Languages, Roles
 from config.schema import BotConfig
 from config.settings import Settings
 from model.article import FetchResult
+from pipeline.publish import Publisher
 from store.redis_store import Store
+from store.registry import FeedRegistry
 
 if TYPE_CHECKING:
     from bot.review import ReviewDesk

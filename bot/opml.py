@@ -11,7 +11,15 @@ from telegram import InputFile, Message, Update
 from telegram.error import TelegramError
 
 from bot.context import NashirContext
-from bot.handlers.common import check_chat, check_url, edit, join_lines, reply, translator_for, user_label
+from bot.handlers.common import (
+    check_chat,
+    check_url,
+    edit,
+    join_lines,
+    reply,
+    translator_for,
+    user_label,
+)
 from bot.i18n import Translator
 from model.errors import FeedParseError, FetchError
 from ops.opml import OpmlError, export_opml, registry_feeds

@@ -11,7 +11,6 @@ pieces are published by whichever replica sees them due first (ZREM decides who)
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import html
 import json
 import logging
@@ -20,15 +19,14 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
 from telegram.error import TelegramError
 
 from bot.i18n import Html, Translator, translator
-from bot.publishing import Claim, article_from_json, article_to_json
-from config.schema import ChannelConfig, FeedConfig
-from model.article import Article
+from bot.pending import Claim
+from config.schema import ChannelConfig
+from model.article import Article, article_from_json
 from store import keys
 
 if TYPE_CHECKING:
@@ -48,74 +46,6 @@ local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumb
 for _, card in ipairs(due) do redis.call('ZADD', KEYS[1], now + lease, card) end
 return due
 """
-
-
-# Makes a piece's card and puts it in the inbox, unless the piece has a card already (then
-# nothing changes: a card an editor already handled is not reopened). 1 when it was made.
-# KEYS: card, inbox. ARGV: ttl, now, card id, then the card's fields and values.
-_SUBMIT_LUA = """
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 4))
-redis.call('EXPIRE', KEYS[1], tonumber(ARGV[1]))
-redis.call('ZADD', KEYS[2], tonumber(ARGV[2]), ARGV[3])
-return 1
-"""
-
-# Takes back a card nobody has looked at yet (still 'new'): its piece was seen before after all.
-_WITHDRAW_LUA = """
-if redis.call('HGET', KEYS[1], 'state') ~= 'new' then return 0 end
-redis.call('DEL', KEYS[1])
-redis.call('ZREM', KEYS[2], ARGV[1])
-return 1
-"""
-
-
-def review_card_id(feed_id: str, uid: str) -> str:
-    """A piece's card id: the same every time the same piece of the same feed is submitted, so
-    a poll repeated after a crash makes no second card. 10 hex characters, like every token."""
-    return hashlib.sha256(f"{feed_id}\n{uid}".encode()).hexdigest()[:10]
-
-
-class RedisReviewInbox:
-    """The poller's way into the editors' inbox (pipeline.poller.ReviewInbox). The poller submits
-    a piece before it marks it seen, so a crash in between makes it submit again (the card id
-    makes that a no-op) rather than lose the piece; it withdraws the card when marking seen
-    shows the piece was known after all (the same link under a new guid, say)."""
-
-    def __init__(self, redis: aioredis.Redis) -> None:
-        self.redis = redis
-        self._submit = redis.register_script(_SUBMIT_LUA)
-        self._withdraw = redis.register_script(_WITHDRAW_LUA)
-
-    async def submit(self, feed: FeedConfig, feed_id: str, article: Article) -> bool:
-        _, made = await self.submit_card(feed, feed_id, article)
-        return made
-
-    async def submit_card(self, feed: FeedConfig, feed_id: str, article: Article, *,
-                          now: float | None = None) -> tuple[str, bool]:
-        """The piece's card id, and whether this call made the card."""
-        now = time.time() if now is None else now
-        card = review_card_id(feed_id, article.uid)
-        targets = [{"chat": t.chat, "topic": t.topic} for t in feed.channels]
-        fields = {"state": "new", "feed_id": feed_id, "feed_url": feed.url,
-                  "article": article_to_json(article), "targets": json.dumps(targets),
-                  "created": now}
-        made = await self._submit(
-            keys=[keys.bot_review(card), keys.bot_review_inbox()],
-            args=[keys.REVIEW_TTL_S, now, card,
-                  *(str(x) for pair in fields.items() for x in pair)])
-        return card, bool(made)
-
-    async def withdraw(self, feed_id: str, article: Article) -> None:
-        card = review_card_id(feed_id, article.uid)
-        await self._withdraw(keys=[keys.bot_review(card), keys.bot_review_inbox()], args=[card])
-
-
-async def submit_for_review(redis: aioredis.Redis, feed: FeedConfig, feed_id: str,
-                            article: Article, *, now: float | None = None) -> str:
-    """Hand a new piece of a review-mode feed to the editors; returns the card id."""
-    card, _ = await RedisReviewInbox(redis).submit_card(feed, feed_id, article, now=now)
-    return card
 
 
 def _with_excerpt(article: Article, excerpt: str) -> Article:

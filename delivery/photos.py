@@ -15,8 +15,8 @@ from urllib.parse import urljoin
 
 import aiohttp
 
-from model.errors import FetchError
 from guards.network import GuardedResolver, check_url_allowed
+from model.errors import FetchError
 
 logger = logging.getLogger(__name__)
 

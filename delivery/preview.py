@@ -11,9 +11,9 @@ import time
 from pathlib import Path
 from typing import TextIO
 
-from model.delivery import Delivery
 from formatters.preview import post_lines_html
 from formatters.telegram_html import html_to_plain
+from model.delivery import Delivery
 
 _PAGE_POSTS = 200
 

@@ -33,8 +33,8 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
 
-from model.delivery import EDIT_CAPTION, EDIT_TEXT, Delivery, Posted, SentRecord
 from delivery.ratelimit import RateLimits, limit_args, limit_keys, limited_script
+from model.delivery import EDIT_CAPTION, EDIT_TEXT, Delivery, Posted, SentRecord
 from store import keys
 
 POSTS_LOG_KEEP = 200

@@ -51,11 +51,11 @@ from telegram.error import (
 )
 from telegram.warnings import PTBDeprecationWarning
 
-from model.delivery import EDIT_CAPTION, POST, Delivery, Posted, SendOutcome
 from delivery.photos import PhotoFetcher
 from delivery.queue import Claim, DeliveryQueue, QueuedDelivery
 from delivery.ratelimit import RateLimits, SharedRateLimiter, is_group_chat
 from formatters.telegram_html import html_to_plain
+from model.delivery import EDIT_CAPTION, POST, Delivery, Posted, SendOutcome
 
 logger = logging.getLogger(__name__)
 

@@ -27,9 +27,9 @@ from aiohttp.abc import AbstractResolver
 from multidict import CIMultiDictProxy
 from yarl import URL
 
-from model.errors import FetchError, FetchErrorKind
-from model.article import FetchResult
 from guards.network import GuardedResolver, check_url_allowed
+from model.article import FetchResult
+from model.errors import FetchError, FetchErrorKind
 
 __all__ = ["FetchError", "FetchErrorKind", "FetchLimits", "Fetcher", "make_session"]
 

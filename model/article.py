@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+import json
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 
 
@@ -49,3 +50,22 @@ class Article:
     source_name: str = ""                   # the feed's title
     identity_keys: tuple[str, ...] = field(default=())
     content_hash: str = ""                  # hash of title + text, to notice edits after posting
+
+
+def article_to_json(article: Article) -> str:
+    """The article as JSON (for review cards and pending previews kept in Redis)."""
+    data = asdict(article)
+    data["published_at"] = article.published_at.isoformat() if article.published_at else None
+    return json.dumps(data, ensure_ascii=False)
+
+
+def article_from_json(raw: str) -> Article:
+    """The article `article_to_json` wrote (fields it does not know are left out)."""
+    data = json.loads(raw)
+    known = {f.name for f in fields(Article)}
+    data = {k: v for k, v in data.items() if k in known}
+    if data.get("published_at"):
+        data["published_at"] = datetime.fromisoformat(data["published_at"])
+    for name in ("categories", "identity_keys"):
+        data[name] = tuple(data.get(name) or ())
+    return Article(**data)

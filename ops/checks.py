@@ -169,7 +169,7 @@ async def _check_telegram(settings: Settings, config: BotConfig, report: CheckRe
                           progress_stream: TextIO | None) -> None:
     from telegram.error import TelegramError
 
-    from bot.telegram_client import make_bot
+    from delivery.telegram_client import make_bot
 
     bot = make_bot(settings.token or "", settings.api_url)
     try:

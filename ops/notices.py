@@ -9,9 +9,9 @@ import html
 import time
 
 from config.schema import BotConfig, FeedConfig
-from model.delivery import Delivery
-from model.article import feed_id_for
 from feeds.schedule import HealthEvent
+from model.article import feed_id_for
+from model.delivery import Delivery
 from store.redis_store import Store
 
 RLM = "\u200f"

@@ -1,7 +1,7 @@
 """Feeds in and out as OPML 2.0: `import-opml FILE --channel CH` and `export-opml`. The bot's
 OPML file import and `/feeds export` (bot.opml) read and write OPML here too.
 
-Imported feeds go where `/addfeed` puts them (`bot.feed_registry`, in Redis beside the declared
+Imported feeds go where `/addfeed` puts them (`store.registry`, in Redis beside the declared
 ones), so the bot polls them and `/feeds` lists them. They start with `first_run: none`: a
 publisher importing two hundred feeds into a channel must not get two hundred "latest" posts at
 once; items published after the import are posted.
@@ -168,8 +168,8 @@ def _local(tag: Any) -> str:
 async def store_imported(redis: Any, config: Any, feeds: list[dict[str, Any]], *,
                          added_by: int = 0, progress: Any = None) -> ImportResult:
     """Add the feeds to the command registry, skipping those the bot already polls."""
-    from bot.feed_registry import FeedRegistry
     from guards.urls import canonical_url
+    from store.registry import FeedRegistry
 
     registry = FeedRegistry(redis, config)
     current = await registry.current()
@@ -208,7 +208,7 @@ async def cmd_import_opml(config: Any, redis_url: str, path: str, channel: str) 
     chat = normalise_chat(channel)
     redis = await connect(redis_url)
     try:
-        from bot.feed_registry import FeedRegistry
+        from store.registry import FeedRegistry
 
         if await FeedRegistry(redis, config).find_channel(chat) is None:
             print(f"error: {chat} is not a configured channel (declare it under channels: or "
@@ -227,8 +227,8 @@ async def cmd_import_opml(config: Any, redis_url: str, path: str, channel: str) 
 
 async def cmd_export_opml(config: Any, redis_url: str, out: Any = None) -> int:
     """`python main.py export-opml`: every feed the bot polls, as OPML on stdout."""
-    from bot.feed_registry import FeedRegistry
     from store.redis_store import connect
+    from store.registry import FeedRegistry
 
     redis = await connect(redis_url)
     try:

@@ -19,7 +19,7 @@ def _channel(config: BotConfig, chat: str | None) -> ChannelConfig:
 
 async def _load(target: str) -> tuple[bytes, str, str]:
     if target.startswith(("http://", "https://", "file://")):
-        from feeds.fetcher import FetchLimits, Fetcher, make_session
+        from feeds.fetcher import Fetcher, FetchLimits, make_session
 
         limits = FetchLimits()
         session = make_session(limits)
@@ -37,10 +37,10 @@ async def _load(target: str) -> tuple[bytes, str, str]:
 async def preview_posts(config: BotConfig, target: str, chat: str | None) -> list[str]:
     """The rendered post(s): the newest item of a feed, or the article of a page."""
     from feeds.article_page import NotAnArticle, extract_article
-    from model.errors import FeedParseError, FetchError
     from feeds.parser import parse_feed
     from formatters.errors import UnrenderableArticle
     from formatters.post import render_post
+    from model.errors import FeedParseError, FetchError
     from model.post import post_options
 
     channel = _channel(config, chat)

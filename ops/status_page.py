@@ -138,7 +138,7 @@ class RedisStatusSource:
 
     async def _config(self) -> Any:
         try:
-            from bot.feed_registry import effective_config
+            from store.registry import effective_config
         except ImportError:
             return self.config
         return await effective_config(self.redis, self.config)

@@ -264,7 +264,7 @@ async def test_review_feeds_go_to_editors_and_subscribers_get_their_copy(
     """A feed in review mode hands its new piece to the editors' review inbox (the commands
     role posts the card) instead of the channel; a subscriber of an auto feed gets its post in
     a private chat, in the language chosen with /lang (else the channel's)."""
-    from bot.subscriptions import subscribe
+    from store.subscriptions import subscribe
     from model.article import feed_id_for
     from store import keys
 

@@ -16,7 +16,7 @@ from telegram.error import BadRequest, TelegramError
 
 from bot.context import NashirContext
 from bot.i18n import Html, Translator, translator
-from bot.publishing import is_token
+from bot.pending import is_token
 from bot.services import Role
 from config.schema import ChannelConfig
 

@@ -31,10 +31,10 @@ from bot.handlers.common import (
 )
 from bot.handlers.push import fetch_error_text
 from bot.i18n import N_, Html, Translator
-from bot.publishing import Claim, is_token, new_token
+from bot.pending import Claim, is_token, new_token
 from config.schema import ChannelConfig, FeedConfig
-from model.errors import FeedParseError, FetchError, FetchErrorKind
 from model.article import feed_id_for
+from model.errors import FeedParseError, FetchError, FetchErrorKind
 from store import keys
 
 logger = logging.getLogger(__name__)

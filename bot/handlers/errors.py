@@ -11,7 +11,7 @@ from telegram.ext import ApplicationHandlerStop
 
 from bot.context import NashirContext
 from bot.handlers.common import answer, reply, translator_for
-from bot.subscriptions import forget_chat
+from store.subscriptions import forget_chat
 
 logger = logging.getLogger(__name__)
 

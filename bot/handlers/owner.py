@@ -4,8 +4,8 @@ from __future__ import annotations
 from telegram import Update
 
 from bot.context import NashirContext
-from bot.menu import register_editor_commands, unregister_editor_commands
 from bot.handlers.common import check_user_id, join_lines, reply, translator_for, user_label
+from bot.menu import register_editor_commands, unregister_editor_commands
 
 
 async def editors(update: Update, context: NashirContext) -> None:

@@ -34,10 +34,10 @@ from bot.handlers.common import (
     user_label,
 )
 from bot.i18n import Html, Translator
-from bot.publishing import Claim, article_from_json, article_to_json, new_token
+from bot.pending import Claim, new_token
 from config.schema import ChannelConfig
+from model.article import Article, article_from_json, article_to_json
 from model.errors import FetchError, FetchErrorKind
-from model.article import Article
 from store import keys
 
 logger = logging.getLogger(__name__)

@@ -14,7 +14,7 @@ from telegram.error import TelegramError
 from bot.context import NashirContext
 from bot.handlers.common import answer, editor_button, is_editor, reply, translator_for, user_label
 from bot.handlers.errors import stray_text
-from bot.publishing import Claim
+from bot.pending import Claim
 from store import keys
 
 logger = logging.getLogger(__name__)

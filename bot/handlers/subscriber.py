@@ -10,8 +10,8 @@ from bot.context import NashirContext
 from bot.handlers.common import allowed, answer, edit, join_lines, reply, translator_for
 from bot.i18n import translator
 from bot.services import Role
-from bot.subscriptions import forget_chat, subscribe, subscriptions_of, unsubscribe
 from model.article import feed_id_for
+from store.subscriptions import forget_chat, subscribe, subscriptions_of, unsubscribe
 
 logger = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from bot.feed_registry import dynamic_feeds, effective_config, registry_version
+from store.registry import dynamic_feeds, effective_config, registry_version
 from model.article import feed_id_for
 from store import keys
 from tests.bot.conftest import (

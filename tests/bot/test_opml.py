@@ -2,7 +2,7 @@
 one edited message); `/feeds export` sends the feeds back as a file."""
 from __future__ import annotations
 
-from bot.feed_registry import dynamic_feeds
+from store.registry import dynamic_feeds
 from bot.opml import parse_opml
 from tests.bot.conftest import EDITOR, NEWS_CHAT, STRANGER, plain
 from tests.fakes.feed_server import FeedItem

@@ -7,7 +7,7 @@ import asyncio
 import hashlib
 from datetime import UTC, datetime
 
-from bot.review import submit_for_review
+from store.review_inbox import submit_for_review
 from config.schema import parse_config
 from model.article import Article, feed_id_for
 from store import keys

@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 import pytest
 import redis.asyncio as aioredis
 
-from bot.telegram_client import make_bot
+from delivery.telegram_client import make_bot
 from model.delivery import Delivery
 from delivery.queue import DeliveryQueue
 from delivery.ratelimit import RateLimits

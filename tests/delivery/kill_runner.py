@@ -15,7 +15,7 @@ import sys
 
 import redis.asyncio as aioredis
 
-from bot.telegram_client import make_bot
+from delivery.telegram_client import make_bot
 from delivery.queue import DeliveryQueue
 from delivery.ratelimit import RateLimits
 from delivery.sender import Sender, TelegramTransport

@@ -467,7 +467,7 @@ class CrashOnceAfterSubmit:
     between handing a piece to the editors and marking it seen."""
 
     def __init__(self, redis: aioredis.Redis) -> None:
-        from bot.review import RedisReviewInbox
+        from store.review_inbox import RedisReviewInbox
 
         self.inner = RedisReviewInbox(redis)
         self.crashed = False
@@ -505,7 +505,7 @@ async def test_a_crash_after_the_review_card_loses_no_piece_and_makes_no_second_
 
 
 async def test_a_review_card_for_a_piece_seen_under_another_guid_is_withdrawn(rig: Rig) -> None:
-    from bot.review import RedisReviewInbox
+    from store.review_inbox import RedisReviewInbox
 
     rig.server.add_feed("/r.xml", items=[item(1)])
     config = rig.config([rig.feed("/r.xml", mode="review", first_run="all")],

@@ -99,7 +99,7 @@ def test_export_then_import_round_trips(tmp_path: Path) -> None:
 async def test_imported_feeds_land_in_the_command_registry(redis: aioredis.Redis) -> None:
     """store_imported adds feeds where /addfeed does, so the effective config (what the poller
     polls) includes them; feeds already polled are not added twice."""
-    from bot.feed_registry import effective_config, registered_feeds
+    from store.registry import effective_config, registered_feeds
 
     config = parse_config({"channels": [{"chat": "@nashir_a"}],
                            "feeds": [{"url": "https://example.org/ar/feed.xml",

@@ -1,24 +1,20 @@
 """Publishing an article from the bot (an editor's /push or a review decision): render for each
 channel, then the same queue and dedup as feed posts (`Store.queue_article`), or, when an editor
-insists, past the dedup ("publish anyway").
-
-Pending previews and review cards are Redis hashes named by a random token; their state moves
-only through `claim` (compare-and-set in Lua), so of two presses at once exactly one wins.
-"""
+insists, past the dedup ("publish anyway")."""
 from __future__ import annotations
 
-import json
 import secrets
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
-import redis.asyncio as aioredis
-
 from config.schema import ChannelConfig
-from model.delivery import Delivery
+from formatters.errors import UnrenderableArticle
+from formatters.post import render_post
 from model.article import Article
+from model.delivery import Delivery
+from model.post import RenderedPost, post_options
 from store import keys
 from store.redis_store import Store
 
@@ -38,86 +34,6 @@ end
 return #KEYS - 1
 """
 
-# Moves a pending record from one of the expected states to a new one, recording who decided
-# (id and, when given, name) in the same step, so a press that loses can say who won; -1: the
-# record is gone.
-CLAIM_LUA = """
-local key = KEYS[1]
-local current = redis.call('HGET', key, 'state')
-if not current then return -1 end
-for expected in string.gmatch(ARGV[1], '[^,]+') do
-  if expected == current then
-    redis.call('HSET', key, 'state', ARGV[2], 'decided_by', ARGV[3], 'decided_at', ARGV[4])
-    if ARGV[5] ~= '' then redis.call('HSET', key, 'decided_name', ARGV[5]) end
-    return 1
-  end
-end
-return 0
-"""
-
-
-def article_to_json(article: Article) -> str:
-    data = asdict(article)
-    data["published_at"] = article.published_at.isoformat() if article.published_at else None
-    return json.dumps(data, ensure_ascii=False)
-
-
-def article_from_json(raw: str) -> Article:
-    data = json.loads(raw)
-    known = {f.name for f in fields(Article)}
-    data = {k: v for k, v in data.items() if k in known}
-    if data.get("published_at"):
-        data["published_at"] = datetime.fromisoformat(data["published_at"])
-    for name in ("categories", "identity_keys"):
-        data[name] = tuple(data.get(name) or ())
-    return Article(**data)
-
-
-def new_token() -> str:
-    """A random id for callback data: 10 hex characters, never user input."""
-    return secrets.token_hex(5)
-
-
-def is_token(text: str) -> bool:
-    """Whether callback data carries a token of ours (a forged one never becomes a key)."""
-    return len(text) == 10 and all(c in "0123456789abcdef" for c in text)
-
-
-class Claim:
-    WON = 1
-    LOST = 0
-    GONE = -1
-
-
-class PendingStore:
-    """Hashes of pending previews, /addfeed questions and review cards."""
-
-    def __init__(self, redis: aioredis.Redis) -> None:
-        self.redis = redis
-        self._claim = redis.register_script(CLAIM_LUA)
-
-    async def create(self, key: str, values: dict[str, str | int | float], ttl_s: int) -> None:
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hset(key, mapping={k: ("" if v is None else v) for k, v in values.items()})
-            pipe.expire(key, ttl_s)
-            await pipe.execute()
-
-    async def get(self, key: str) -> dict[str, str]:
-        return await self.redis.hgetall(key)
-
-    async def update(self, key: str, values: dict[str, str | int | float]) -> None:
-        if await self.redis.exists(key):
-            await self.redis.hset(key, mapping={k: ("" if v is None else v)
-                                                for k, v in values.items()})
-
-    async def claim(self, key: str, expected: Sequence[str], new_state: str, user_id: int,
-                    name: str = "") -> int:
-        """Claim.WON if the state was one of `expected` and is now `new_state` (decided by
-        `user_id`, shown as `name`)."""
-        return int(await self._claim(keys=[key], args=[",".join(expected), new_state,
-                                                         int(user_id), time.time(), name]))
-
-
 @dataclass(frozen=True, slots=True)
 class PublishResult:
     queued: tuple[str, ...]          # chats the article was queued for
@@ -133,17 +49,15 @@ class Publisher:
         self.timezone = timezone
         self._force = store.redis.register_script(FORCE_QUEUE_LUA)
 
-    def render(self, article: Article, channel: ChannelConfig, first_seen: datetime):  # noqa: ANN201
-        from formatters.post import render_post
-        from model.post import post_options
-
-        return render_post(article, post_options(channel), timezone=self.timezone, first_seen=first_seen)
+    def render(self, article: Article, channel: ChannelConfig,
+               first_seen: datetime) -> RenderedPost:
+        """The channel's post for the article (raises UnrenderableArticle)."""
+        return render_post(article, post_options(channel), timezone=self.timezone,
+                           first_seen=first_seen)
 
     def deliveries(self, article: Article, channels: Sequence[ChannelConfig],
                    *, feed_id: str = "", topics: dict[str, int | None] | None = None,
                    ) -> tuple[list[Delivery], list[tuple[str, str]]]:
-        from formatters.errors import UnrenderableArticle
-
         now = time.time()
         first_seen = datetime.fromtimestamp(now, UTC)
         made, failed = [], []
@@ -182,7 +96,7 @@ class Publisher:
         made, failed = self.deliveries(article, channels, feed_id=feed_id)
         if not made:
             return PublishResult((), (), tuple(failed))
-        again = f"{article.uid}:again:{new_token()}"
+        again = f"{article.uid}:again:{secrets.token_hex(5)}"
         made = [replace(d, uid=again) for d in made]
         identities = list(article.identity_keys or (article.uid,))
         await self._force(
