@@ -32,7 +32,8 @@ if TYPE_CHECKING:
 
     from config.schema import FeedConfig
     from delivery.queue import DeliveryQueue
-    from delivery.sender import Sender, Transport
+    from delivery.sender import Sender
+    from delivery.transport import Transport
     from feeds.fetcher import Fetcher
     from model.delivery import Delivery, SendOutcome
     from pipeline.poller import Poller
@@ -63,7 +64,7 @@ async def open_runtime(settings: Settings, config: BotConfig, redis_url: str,
                        *, consumer: str) -> AsyncIterator[Runtime]:
     from delivery.preview import PreviewTransport
     from delivery.queue import DeliveryQueue
-    from delivery.sender import TelegramTransport
+    from delivery.transport import TelegramTransport
     from feeds.fetcher import Fetcher, FetchLimits, make_session
     from store.redis_store import Store, connect
 

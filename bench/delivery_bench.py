@@ -33,11 +33,12 @@ sys.path.insert(0, str(REPO))
 
 import redis.asyncio as aioredis
 
-from delivery.telegram_client import make_bot
-from model.delivery import Delivery, SendOutcome
 from delivery.queue import DeliveryQueue
 from delivery.ratelimit import RateLimits
-from delivery.sender import Sender, TelegramTransport
+from delivery.sender import Sender
+from delivery.telegram_client import make_bot
+from delivery.transport import TelegramTransport
+from model.delivery import Delivery, SendOutcome
 from store import keys
 from store.embedded import EmbeddedRedis
 from tests.fakes.telegram_api import FakeTelegram

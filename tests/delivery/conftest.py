@@ -10,11 +10,12 @@ from contextlib import asynccontextmanager
 import pytest
 import redis.asyncio as aioredis
 
-from delivery.telegram_client import make_bot
-from model.delivery import Delivery
 from delivery.queue import DeliveryQueue
 from delivery.ratelimit import RateLimits
-from delivery.sender import Sender, TelegramTransport
+from delivery.sender import Sender
+from delivery.telegram_client import make_bot
+from delivery.transport import TelegramTransport
+from model.delivery import Delivery
 from tests.fakes import telegram_api as fake
 
 TOKEN = "424242:delivery-tests"

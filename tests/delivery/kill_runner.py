@@ -15,10 +15,11 @@ import sys
 
 import redis.asyncio as aioredis
 
-from delivery.telegram_client import make_bot
 from delivery.queue import DeliveryQueue
 from delivery.ratelimit import RateLimits
-from delivery.sender import Sender, TelegramTransport
+from delivery.sender import Sender
+from delivery.telegram_client import make_bot
+from delivery.transport import TelegramTransport
 
 CONCURRENCY = 4
 LEASE_MS = 1_000

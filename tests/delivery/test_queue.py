@@ -9,9 +9,9 @@ import redis.asyncio as aioredis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from model.delivery import EDIT_TEXT, Delivery, Posted, SentRecord
 from delivery.queue import DeliveryQueue, QueuedDelivery
 from delivery.ratelimit import RateLimits
+from model.delivery import EDIT_TEXT, Delivery, Posted, SentRecord
 from store import keys
 from tests.delivery.conftest import post, queue_all, wait_until
 

@@ -14,10 +14,11 @@ from aiohttp import web
 from telegram import Bot
 from telegram.request import HTTPXRequest
 
-from model.delivery import SendOutcome
 from delivery.photos import PhotoFetcher
 from delivery.queue import DeliveryQueue
-from delivery.sender import Sender, TelegramTransport
+from delivery.sender import Sender
+from delivery.transport import TelegramTransport
+from model.delivery import SendOutcome
 from store import keys
 from tests.delivery.conftest import (
     TOKEN,
