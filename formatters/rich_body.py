@@ -11,15 +11,19 @@ quote the page repeats (kept once, as a pull quote). Rules, in document order:
 * Text before the first prose paragraph and short lines after the last one are page furniture
   (menus, bylines, tags, "back to top"): dropped. If the body has no prose at all, its first
   line of three words or more is kept (many feeds carry a one-line summary).
-* `<h1>`-`<h6>` become headings (the title repeated is dropped). A short line on its own
-  between prose paragraphs, with no sentence punctuation, is a subheading too (extracted pages
-  and many feeds write subheadings as plain paragraphs); two or more short lines in a row are
-  kept as paragraphs (verse, lists written as lines).
-* `<blockquote>`/`<aside>` whose text the body also carries, and any paragraph the page repeats
-  word for word, become one pull quote; an unrepeated `<blockquote>` stays a quotation, an
-  unrepeated `<aside>` is a sidebar and is dropped.
-* Lists stay lists, except menus: lists before the first prose paragraph, and lists whose items
-  are mostly links.
+* `<h1>`-`<h6>` become headings (the title repeated, chrome and the titles of link lists such as
+  "مقالات ذات صلة" are dropped). A short line on its own between prose paragraphs, after a
+  finished sentence and before prose, with no sentence punctuation, is a subheading too
+  (extracted pages and many feeds write subheadings as plain paragraphs); short lines in a run
+  (verse, lists written as lines) stay paragraphs; a bracketed line is never a heading.
+* Pull quotes, kept once as a pull quote: a paragraph the page repeats word for word (the last
+  copy, where the excerpt keeps it), a paragraph whose text recurs inside another one (a
+  sentence pulled out), and a `<blockquote>`/`<aside>` whose text the body carries (a
+  paragraph equal to it is then dropped). An unrepeated `<blockquote>` stays a quotation (its
+  `<cite>` the credit); an unrepeated `<aside>` is a sidebar and is dropped.
+* Lists stay lists, except menus: link lists, lists of chrome, and lists above the article
+  whose items are not sentences.
+* WordPress's "[…] The post … appeared first on …" trailer is cut off the summary it ends.
 * Code blocks, tables and images inside the body are left out and counted in `left_out` (the
   caller reports them); the article's lead image is the caller's business.
 """
@@ -44,7 +48,8 @@ from formatters.excerpt import (
 )
 from formatters.text import clean_inline, comparison_key
 
-MAX_CONTENT_CHARS = 1_000_000   # a rich message holds 32,768 characters: more is never needed
+MAX_CONTENT_CHARS = 300_000   # a rich message holds 32,768 characters: more is never shown
+_REPEAT_WINDOW = 600          # prose paragraphs searched for repeats (a message holds 500 blocks)
 _MAX_DEPTH = 64
 _SKIPPED = (_SKIP - {"aside"}) | {"pre", "table"}
 _LEFT_OUT = {"pre": "code block", "table": "table", "img": "image", "video": "video",
@@ -62,6 +67,10 @@ _TRAILER = re.compile(
     r"\s*(?:The post|The article|ظهرت المقالة|ظهر المقال|المقالة)\s.{1,400}?"
     r"(?:appeared first on|أولاً على|أولا على)\s.{0,300}$", re.IGNORECASE | re.DOTALL)
 _CUT_MARK = re.compile(r"\s*\[(?:…|\.\.\.)\]\s*$")
+# Section titles of page furniture the excerpt's prompts do not name (they head link lists).
+_FURNITURE_TITLE = re.compile(r"ذات صلة|قد يهمك|قد يعجبك|الأكثر قراءة|الأكثر مشاهدة|"
+                              r"you may also like|more stories|recommended|most read|related",
+                              re.IGNORECASE)
 _TWO_LETTERS = re.compile(r"[^\W\d_]{2}")
 _BRACKETED = re.compile(r"[\[(«\"“].*[\])»\"”]")
 
@@ -267,7 +276,8 @@ def _collect(raws: Iterator[_Raw], title_key: str) -> list[_Item]:
             continue
         if ctx.heading:
             words = len(text.split())
-            if words <= HEADING_MAX_WORDS and not _is_chrome(text):
+            if words <= HEADING_MAX_WORDS and not _is_chrome(text) \
+                    and _FURNITURE_TITLE.search(text) is None:
                 items.append(_Item("heading", text, level=min(max(ctx.heading, 2), 6)))
             continue
         items.append(_Item("prose" if _is_prose(text) else "short", text))
@@ -291,41 +301,47 @@ def _decide(items: list[_Item]) -> list[Part]:
     if not prose:
         return _fallback(items)
     first, last = prose[0], prose[-1]
-    keys = Counter(comparison_key(item.text) for item in items if item.kind == "prose")
+    prose_keys = {i: comparison_key(items[i].text) for i in prose[:_REPEAT_WINDOW]}
+    keys = Counter(prose_keys.values())
+    # One string holding every searched paragraph: "is this text elsewhere too" is one count.
+    haystack = "\x00".join(prose_keys.values())
     seen_prose: Counter[str] = Counter()
-    prose_keys = [comparison_key(items[i].text) for i in prose]
     quote_keys = {comparison_key(" ".join(item.texts)) for item in items if item.kind == "quote"}
     parts: list[Part] = []
     for index, item in enumerate(items):
         if item.kind == "prose":
-            key = comparison_key(item.text)
+            key = prose_keys.get(index, "")
             seen_prose[key] += 1
-            if key in quote_keys and len(key) >= _MIN_PULLQUOTE:
+            if len(key) >= _MIN_PULLQUOTE and key in quote_keys:
                 continue  # the pull quote itself shows it
-            if keys[key] > 1 and len(key) >= _MIN_REPEAT:
+            if len(key) >= _MIN_REPEAT and keys[key] > 1:
                 if seen_prose[key] < keys[key]:
-                    continue  # repeated later: the last copy stays, in context
+                    continue  # repeated word for word later: the last copy stays, in context
                 parts.append(Quote((item.text,), pull=True))
-                continue
-            parts.append(Paragraph(item.text))
+            elif len(key) >= _MIN_REPEAT and haystack.count(key) > 1:
+                parts.append(Quote((item.text,), pull=True))  # a sentence of another paragraph
+            else:
+                parts.append(Paragraph(item.text))
         elif item.kind == "heading":
             parts.append(Heading(item.text, item.level))
         elif item.kind == "short":
             if not first < index < last or _is_chrome(item.text) or item.text.count("|") >= 2 \
-                    or _TWO_LETTERS.search(item.text) is None:
+                    or _TWO_LETTERS.search(item.text) is None \
+                    or _FURNITURE_TITLE.search(item.text) is not None:
                 continue
             if _is_subheading(items, index):
                 parts.append(Heading(item.text, 2))
             else:
                 parts.append(Paragraph(item.text))
         elif item.kind == "quote":
-            quote = _quote(item, prose_keys)
+            quote = _quote(item, haystack)
             if quote is not None:
                 parts.append(quote)
         elif item.kind == "list":
             kept = [t for t in item.texts if not (_is_chrome(t) and len(t.split()) < 6)]
-            if index < first or not kept or item.links * 2 > len(item.texts):
-                continue  # a menu, a list of related links, or a list of chrome
+            if not kept or item.links * 2 > len(item.texts) or (
+                    index < first and sum(map(_is_prose, kept)) * 2 <= len(kept)):
+                continue  # a list of links or of chrome, or a menu above the article
             parts.append(ListPart(tuple(kept), item.ordered))
     return _drop_orphan_headings(parts)
 
@@ -344,12 +360,12 @@ def _is_subheading(items: list[_Item], index: int) -> bool:
             and _BRACKETED.fullmatch(line) is None)
 
 
-def _quote(item: _Item, prose_keys: list[str]) -> Quote | None:
+def _quote(item: _Item, haystack: str) -> Quote | None:
     texts = [t for t in item.texts if not _is_chrome(t) or len(t.split()) >= 6]
     if not texts:
         return None
     key = comparison_key(" ".join(texts))
-    repeated = len(key) >= _MIN_PULLQUOTE and any(key in other for other in prose_keys)
+    repeated = len(key) >= _MIN_PULLQUOTE and key in haystack
     if repeated:
         return Quote((" ".join(texts),), item.credit, pull=True)
     if item.text == "aside":
