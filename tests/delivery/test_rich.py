@@ -11,8 +11,8 @@ from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter
 from telegram.ext import Defaults, ExtBot
 
-from bot.telegram_client import make_bot, make_request
 from delivery.rich import RichMessageError, edit_rich, send_rich
+from delivery.telegram_client import make_bot, make_request
 from formatters.rich import build_rich
 from tests.fakes.telegram_api import FakeTelegram
 from tests.formatters.conftest import FIRST_SEEN, article, channel, seed_html
