@@ -62,7 +62,8 @@ CONTINUE_LABEL = {"ar": "تابع القراءة على الموقع", "en": "Co
 @dataclass(frozen=True, slots=True)
 class RichLimits:
     """Telegram's limits for one rich message (Bot API formatting options). `text` counts code
-    points of every string shown; lower it if Telegram turns out to count UTF-8 bytes."""
+    points of every string shown; lower it if Telegram turns out to count UTF-8 bytes. `depth`
+    is never approached: our blocks nest three levels at most (list, item, paragraph)."""
 
     text: int = 32_768
     blocks: int = 500
@@ -220,16 +221,27 @@ def _shrink(style: _Style, part: Part, budget: _Budget) -> JSON | None:
                             lambda t: style.part(Quote((t,), part.credit, pull=True)), budget)
     if isinstance(part, Quote | ListPart):
         texts = part.paragraphs if isinstance(part, Quote) else part.items
-        for count in range(len(texts) - 1, 0, -1):
-            smaller: Part = (Quote(texts[:count], part.credit) if isinstance(part, Quote)
-                             else ListPart(texts[:count], part.ordered))
-            block = style.part(smaller)
+
+        def make(kept: tuple[str, ...]) -> JSON:
+            return style.part(Quote(kept, part.credit) if isinstance(part, Quote)
+                              else ListPart(kept, part.ordered))
+
+        # Whole items while they fit: each costs its paragraph (and, in a list, the item).
+        empty = make(texts[:1])
+        chars = budget.chars - (text_length([empty]) - text_length([style.paragraph(texts[0])]))
+        blocks = budget.blocks - 1
+        count = 0
+        for text in texts:
+            cost = text_length([style.paragraph(text)])
+            need = 2 if isinstance(part, ListPart) else 1
+            if cost > chars or need > blocks:
+                break
+            chars, blocks, count = chars - cost, blocks - need, count + 1
+        if count:
+            block = make(texts[:count])
             if budget.fits(block):
                 return block
-        first = texts[0]
-        return _shrink_text(first, lambda t: style.part(
-            Quote((t,), part.credit) if isinstance(part, Quote) else ListPart((t,), part.ordered)
-        ), budget)
+        return _shrink_text(texts[0], lambda t: make((t,)), budget)
     return None
 
 
@@ -245,7 +257,7 @@ def _fit_body(style: _Style, parts: list[Part], budget: _Budget) -> tuple[list[J
         over = "characters" if text_length([block]) > budget.chars else "blocks"
         reason = (f"the body is longer than a rich message holds ({over}); cut after "
                   f"{_plural('block', len(blocks))}, {len(parts) - index} part(s) left out")
-        if not blocks:
+        if all(b["type"] == "heading" for b in blocks):  # nothing to read yet
             shrunk = _shrink(style, part, budget)
             if shrunk is not None:
                 budget.take(shrunk)

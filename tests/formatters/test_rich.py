@@ -436,3 +436,13 @@ def test_preview_html_is_escaped_and_safe() -> None:
     assert ("article", {"class": "rich", "dir": "ltr"}) in tags and ("h2", {}) in tags
     assert ('<ol><li value="2">' in html) and re.search(r"<figure>", html) is None
     assert rich_message_html({"blocks": None}) == '<article class="rich" dir="ltr"></article>'
+
+
+def test_a_subheading_does_not_stop_the_first_paragraph_being_cut() -> None:
+    """A body opening with a subheading and one huge paragraph keeps both, the paragraph cut."""
+    paragraph = " ".join(f"جملة طويلة من المقال تحمل الرقم {i} في هذا النص." for i in range(900))
+    post = rich(article(content_html=f"<h2>المقدمة</h2><p>{paragraph}</p>"),
+                limits=RichLimits(text=4000))
+    accepted(post.payload, RichLimits(text=4000))
+    assert kinds(post.payload)[3:] == ["heading", "paragraph", "buttons"]
+    assert post.cut and "cut inside" in post.cut
