@@ -2,7 +2,10 @@
 
 The real python-telegram-bot client talks to it over HTTP and meets the answers production would
 give: Telegram's JSON shapes, error texts and status codes (telegram-bot-api `Client.cpp`, tdlib),
-HTML parsing and length counting (`tests/fakes/telegram_html.py`), flood control, long polling.
+HTML parsing and length counting (`tests/fakes/telegram_html.py`), rich messages
+(`sendRichMessage`, `editMessageText` with `rich_message`: `tests/fakes/telegram_rich.py`), flood
+control, long polling. Switches a test can flip: `tg.rich_messages = False` acts as a Bot API
+server older than 10.1; `tg.refuse_media(chat)` lets the bot post text but not photos there.
 
     async with FakeTelegram(token="123:ABC") as tg:
         tg.add_chat(-1001, username="news")
@@ -40,11 +43,15 @@ from tests.fakes.telegram_html import (
     finish_text,
     parse_entities,
 )
+from tests.fakes.telegram_rich import RichMessage, RichMessageError, check_rich_message
 
 JSON = dict[str, Any]
 Clock = Callable[[], float]
 
-_CONTENT_KEYS = ("text", "entities", "caption", "caption_entities", "link_preview_options")
+_CONTENT_KEYS = ("text", "entities", "caption", "caption_entities", "link_preview_options",
+                 "rich_message")
+# Methods an older Bot API server (before 10.1) does not know.
+_RICH_METHODS = frozenset({"sendRichMessage"})
 _IMAGE_MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a", b"RIFF", b"BM")
 _COMMAND = re.compile(r"(?<![\w/<>])/[A-Za-z0-9_]{1,64}(?:@[A-Za-z0-9_]{3,32})?(?![\w/<>])")
 _DEFAULT_UPDATE_TYPES_EXCLUDED = frozenset({"chat_member", "message_reaction",
@@ -121,6 +128,7 @@ class SentMessage:
     api: JSON = field(repr=False, default_factory=dict)   # the Message object answered
     deleted: bool = False
     edit_count: int = 0
+    rich: JSON | None = None         # sendRichMessage: the InputRichMessage as sent (decoded)
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +144,7 @@ class Edit:
     entities: tuple[Entity, ...]
     reply_markup: JSON | None
     time: float
+    rich: JSON | None = None         # an edit with rich_message: the InputRichMessage sent
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +185,7 @@ class FakeChat:
     username: str | None = None
     bot_status: str = "administrator"   # creator | administrator | member | left | kicked
     can_post: bool = True
+    can_send_media: bool = True            # False: photos are refused ("not enough rights")
     is_forum: bool = False
     topics: frozenset[int] | None = None   # None: any topic id is accepted in a forum
     migrated_to: int | None = None
@@ -260,8 +270,11 @@ class FakeTelegram:
 
     def __init__(self, token: str = "123:ABC", *, rate_limits: RateLimits | bool = False,
                  clock: Clock = time.monotonic, bot_username: str = "nashir_test_bot",
-                 bot_name: str = "Nashir Test") -> None:
+                 bot_name: str = "Nashir Test", rich_messages: bool = True) -> None:
         self.token = token
+        # False: act as a Bot API server older than 10.1 (no sendRichMessage; editMessageText
+        # ignores rich_message). Tests may flip it at any time.
+        self.rich_messages = rich_messages
         head = token.split(":", 1)[0]
         self.bot_id = int(head) if head.isdigit() else 1
         self.bot_username = bot_username
@@ -307,6 +320,7 @@ class FakeTelegram:
         self._handlers: dict[str, Handler] = {
             "getMe": self._get_me, "sendMessage": self._send_message,
             "sendPhoto": self._send_photo, "sendDocument": self._send_document,
+            "sendRichMessage": self._send_rich_message,
             "sendChatAction": self._send_chat_action,
             "editMessageText": self._edit_message_text,
             "editMessageCaption": self._edit_message_caption,
@@ -396,6 +410,11 @@ class FakeTelegram:
         """Change the bot's membership later, e.g. to have it kicked mid-test."""
         found = self._chat(chat)
         found.bot_status, found.can_post = status, can_post
+
+    def refuse_media(self, chat: int | str, refused: bool = True) -> None:
+        """The bot may post text but not photos in this chat: a photo (alone or in a rich
+        message) gets 400 "not enough rights to send photos to the chat"."""
+        self._chat(chat).can_send_media = not refused
 
     def set_member(self, chat: int | str, user_id: int, status: str = "administrator") -> None:
         """Put a user into a group or channel (getChatMember, getChatAdministrators)."""
@@ -615,6 +634,9 @@ class FakeTelegram:
         handler = self._handlers.get(method)
         if handler is None:
             return self._answer(method, params, ApiError(404, "Not Found: method not found"))
+        if method in _RICH_METHODS and not self.rich_messages:
+            # What api.telegram.org answers for a method it does not know.
+            return self._answer(method, params, ApiError(404, "Not Found"))
 
         seconds, after_accept = self._delays.get(method, (0.0, False))
         if seconds and not after_accept:
@@ -635,6 +657,8 @@ class FakeTelegram:
             return self._answer(method, params, error)
         except TelegramTextError as error:
             return self._answer(method, params, text_error(error))
+        except RichMessageError as error:
+            return self._answer(method, params, bad_request(error.description))
         except Exception as error:
             # A bug in the fake: make it visible in tg.requests, and let aiohttp log it.
             self._record(method, params, 500, f"fake server error: {error!r}")
@@ -727,6 +751,7 @@ class FakeTelegram:
         parsed = parse_entities(raw_caption, _str(p, "parse_mode"), caption=True)
         chat, thread = self._target(p)
         self._check_can_send(chat, rights)
+        self._check_media_right(chat, rights)
         final = finish_text(parsed, caption=True)
         self._check_media(media, kind)
         self._check_delivery(chat, call.method)
@@ -746,7 +771,7 @@ class FakeTelegram:
     def _accept(self, call: _Call, chat: FakeChat, thread: int | None, extra: JSON,
                 parsed: ParsedText, *, markup: JSON | None, html: str | None,
                 preview: JSON | None = None, media: str | UploadedFile | None = None,
-                caption: bool = False) -> JSON:
+                caption: bool = False, rich: JSON | None = None) -> JSON:
         """Store an accepted message and build the Message object Telegram answers."""
         now = self.clock()
         self._count_send(chat, now)
@@ -765,12 +790,14 @@ class FakeTelegram:
         content = media.data if isinstance(media, UploadedFile) else media
         sent = SentMessage(
             chat_id=chat.id, chat_username=chat.username, message_id=message["message_id"],
-            method=call.method, html=html, text=None if caption else parsed.text,
+            method=call.method, html=html,
+            text=None if caption or rich is not None else parsed.text,
             entities=parsed.entities, caption=parsed.text if caption else None,
             photo=content if call.method == "sendPhoto" else None,
             document=content if call.method == "sendDocument" else None,
             parse_mode=_str(call.params, "parse_mode"), reply_markup=markup,
-            link_preview_options=preview, message_thread_id=thread, time=now, api=message)
+            link_preview_options=preview, message_thread_id=thread, time=now, api=message,
+            rich=rich)
         self.messages.append(sent)
         self._sent[(chat.id, sent.message_id)] = sent
         return message
@@ -857,6 +884,11 @@ class FakeTelegram:
         if not chat.can_post:
             raise bad_request(f"not enough rights to send {what} to the chat")
 
+    def _check_media_right(self, chat: FakeChat, what: str) -> None:
+        """A chat that lets the bot post text but not media (`refuse_media`)."""
+        if not chat.can_send_media and chat.bot_status != "creator":
+            raise bad_request(f"not enough rights to send {what} to the chat")
+
     def _check_media(self, media: str | UploadedFile, kind: str) -> None:
         """What Telegram finds when it fetches or decodes the file."""
         if isinstance(media, UploadedFile):
@@ -901,10 +933,88 @@ class FakeTelegram:
         if chat.type != "private":
             self._group_times.setdefault(chat.id, deque()).append(now)
 
+    # --- rich messages (Bot API 10.1+; the rules are in tests/fakes/telegram_rich.py) ----------
+
+    async def _send_rich_message(self, call: _Call) -> JSON:
+        p = call.params
+        markup = _reply_markup(p)
+        rich = check_rich_message(p.get("rich_message"))
+        chat, thread = self._target(p)
+        self._check_can_send(chat, "text messages")
+        self._check_rich(chat, rich, call)
+        self._check_delivery(chat, call.method)
+        return self._accept(call, chat, thread, {"rich_message": self._rich_object(rich, call)},
+                            ParsedText(""), markup=markup, html=None, rich=rich.source)
+
+    async def _edit_rich_message(self, call: _Call) -> JSON:
+        p = call.params
+        markup = _reply_markup(p)
+        if p.get("text") not in (None, ""):
+            raise bad_request("text and rich_message can't be specified together")
+        rich = check_rich_message(p.get("rich_message"))
+        sent = self._editable(p)
+        if sent.rich is None:
+            raise bad_request("there is no rich content in the message to edit")
+        chat = self._chats[sent.chat_id]
+        self._check_rich(chat, rich, call)
+        new_markup = markup if markup and "inline_keyboard" in markup else None
+        if sent.rich == rich.source and sent.api.get("reply_markup") == new_markup:
+            raise bad_request("message is not modified: specified new message content and reply "
+                              "markup are exactly the same as a current content and reply "
+                              "markup of the message")
+        return self._apply_edit(call, sent, {"rich_message": self._rich_object(rich, call)},
+                                markup, None, html=None, rich=rich.source)
+
+    def _check_rich(self, chat: FakeChat, rich: RichMessage, call: _Call) -> None:
+        """After the chat and the bot's rights: media rights, buttons the chat cannot have,
+        the limits, then the media themselves."""
+        if rich.media_count:
+            self._check_media_right(chat, "photos")
+        if "web_app" in rich.button_actions and chat.type != "private":
+            raise bad_request("BUTTON_TYPE_INVALID")
+        if "switch_inline_query_current_chat" in rich.button_actions and chat.type == "channel":
+            raise bad_request("BUTTON_TYPE_INVALID")
+        rich.check_limits()
+        for media in rich.photos:
+            self._check_media(self._rich_media(media, call), "photo")
+
+    def _rich_media(self, media: str, call: _Call) -> str | UploadedFile:
+        if media.startswith("attach://"):
+            upload = call.files.get(media.removeprefix("attach://"))
+            if upload is None:
+                raise bad_request("wrong file identifier/HTTP URL specified")
+            return upload
+        return media
+
+    def _rich_object(self, rich: RichMessage, call: _Call) -> JSON:
+        """The RichMessage Telegram returns: the blocks, photos as PhotoSize arrays."""
+        def convert(blocks: list[JSON]) -> list[JSON]:
+            out = []
+            for block in blocks:
+                block = dict(block)
+                if block.get("type") == "photo":
+                    media = self._rich_media(block["photo"]["media"], call)
+                    block["photo"] = self._media_object(media, "photo")["photo"]
+                elif block.get("type") in ("blockquote", "details"):
+                    block["blocks"] = convert(block["blocks"])
+                elif block.get("type") == "list":
+                    block["items"] = [{**item, "blocks": convert(item["blocks"])}
+                                      for item in block["items"]]
+                out.append(block)
+            return out
+
+        result: JSON = {"blocks": convert(rich.blocks)}
+        if rich.is_rtl:
+            result["is_rtl"] = True
+        return result
+
     # --- editing and deleting ---------------------------------------------------------------------
 
     async def _edit_message_text(self, call: _Call) -> JSON:
         p = call.params
+        if self.rich_messages and p.get("rich_message") not in (None, ""):
+            return await self._edit_rich_message(call)
+        # An older server does not know rich_message and ignores it, as any unknown parameter.
         markup = _reply_markup(p)
         preview = _link_preview(p)
         parsed = parse_entities(_str(p, "text") or "", _str(p, "parse_mode"))
@@ -925,7 +1035,7 @@ class FakeTelegram:
         raw = _str(p, "caption") or ""
         parsed = parse_entities(raw, _str(p, "parse_mode"), caption=True)
         sent = self._editable(p)
-        if sent.text is not None:
+        if sent.text is not None or sent.rich is not None:
             raise bad_request("there is no caption in the message to edit")
         final = finish_text(parsed, caption=True)
         content: JSON = {}
@@ -955,8 +1065,9 @@ class FakeTelegram:
         return sent
 
     def _apply_edit(self, call: _Call, sent: SentMessage, content: JSON, markup: JSON | None,
-                    parsed: ParsedText | None, *, html: str | None) -> JSON:
-        """Apply an edit (`parsed` is None when only the keyboard changes)."""
+                    parsed: ParsedText | None, *, html: str | None,
+                    rich: JSON | None = None) -> JSON:
+        """Apply an edit (`parsed` is None when only the keyboard or rich content changes)."""
         old = {k: sent.api[k] for k in _CONTENT_KEYS if k in sent.api}
         old_markup = sent.api.get("reply_markup")
         new_markup = markup if markup and "inline_keyboard" in markup else None
@@ -977,6 +1088,8 @@ class FakeTelegram:
         else:
             sent.api.pop("reply_markup", None)
         sent.reply_markup = markup
+        if rich is not None:
+            sent.rich = rich
         if parsed is not None:
             sent.html, sent.entities = html, parsed.entities
             if sent.text is not None:
@@ -985,7 +1098,7 @@ class FakeTelegram:
                 sent.caption = parsed.text or None
         sent.edit_count += 1
         self.edits.append(Edit(sent.chat_id, sent.message_id, call.method, sent.html, sent.text,
-                               sent.caption, sent.entities, markup, now))
+                               sent.caption, sent.entities, markup, now, rich=sent.rich))
         return sent.api
 
     async def _delete_message(self, call: _Call) -> bool:
