@@ -190,7 +190,7 @@ class ParsePool(Generic[T]):
         return [pid for slot in self._slots for pid in _pids(slot.executor)]
 
     async def close(self) -> None:
-        """Stop the processes; bodies still waiting are cancelled."""
+        """Stop the processes; bodies still waiting or being parsed are cancelled."""
         waiting, self._waiting = self._waiting, deque()
         for job in waiting:
             job.future.cancel()
@@ -198,6 +198,8 @@ class ParsePool(Generic[T]):
             if slot.timer is not None:
                 slot.timer.cancel()
             executor, slot.executor = slot.executor, None
+            if slot.batch:   # a parse in progress could take its whole time limit, or hang
+                _kill(executor)
             for job in slot.batch:
                 job.future.cancel()
             slot.batch = []
@@ -293,9 +295,7 @@ class ParsePool(Generic[T]):
         slot.killed_for_time = index >= 0
         logger.warning("a feed parse process is stuck (%s); killing it",
                        "a body past the time limit" if index >= 0 else "it never started")
-        for pid in _pids(slot.executor):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+        _kill(slot.executor)
 
     def _answer(self, slot: _Slot, batch: list[_Job[T]],
                 done: ConcurrentFuture[list[_Answer]]) -> None:
@@ -364,6 +364,12 @@ def _pids(executor: ProcessPoolExecutor | None) -> list[int]:
     if executor is None:
         return []
     return list(executor._processes or {})  # noqa: SLF001
+
+
+def _kill(executor: ProcessPoolExecutor | None) -> None:
+    for pid in _pids(executor):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
 
 
 def _settle(future: asyncio.Future[T], result: _Answer) -> None:

@@ -219,3 +219,16 @@ async def test_in_threads_a_parse_past_the_limit_is_abandoned() -> None:
     took = time.monotonic() - started
     assert isinstance(slow, FeedParseError) and slow.kind == FetchErrorKind.PARSE_TIMEOUT
     assert quick == (7, os.getpid()) and took < 4.0
+
+
+async def test_closing_the_pool_does_not_wait_for_a_hung_parse() -> None:
+    """close() ends a process stuck in a parse at once, and cancels that body's caller."""
+    pool: ParsePool[object] = ParsePool(1, time_limit_s=60.0)
+    hung = asyncio.create_task(pool.run(_busy_deaf))
+    await _wait_for(pool.pids)
+    [pid] = pool.pids()
+    started = time.monotonic()
+    await asyncio.wait_for(pool.close(), 30)
+    assert time.monotonic() - started < 10.0
+    await asyncio.wait_for(asyncio.gather(hung, return_exceptions=True), 5)
+    assert hung.cancelled() and not _alive(pid)
