@@ -30,6 +30,7 @@ _IMG_SRC = re.compile(r"""<img\b[^<>]*?\bsrc\s*=\s*(?:"([^"]+)"|'([^']+)'|([^\s<
 _IMAGE_EXT = re.compile(r"\.(?:jpe?g|png|gif|webp|avif|bmp)(?:$|[?#])", re.I)
 _SPACES = re.compile(r"\s+")
 _LOOKS_LIKE_HTML = re.compile(r"</\w+>|&#?\w+;")
+_NUMERIC_REF = re.compile(r"&#(?:[0-9]{1,7}|[xX][0-9a-fA-F]{1,6});?")
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t\r\f\v]*\n\s*")
 
 
@@ -60,18 +61,28 @@ def plain_text(value: str) -> str:
     return _SPACES.sub(" ", value).strip()
 
 
+def _guessed_text(value: str) -> str:
+    """Text whose type was guessed, not declared (RSS and JSON Feed titles judged not HTML):
+    numeric character references are still decoded. Only escaping produces them, and
+    feedparser's guess misses those without a semicolon ("70&#39s" is "70's")."""
+    return plain_text(_NUMERIC_REF.sub(lambda m: unescape(m.group(0)), value))
+
+
 def untyped_text(value: str) -> str:
     """The text of a field that says nothing of its type (JSON Feed titles, meant to be plain
     but often HTML-escaped by their generators): HTML when it has an end tag or an entity
     reference, as feedparser judges RSS titles, else plain ("Die Rückkehr von <i> und <b>")."""
-    return html_to_text(value) if _LOOKS_LIKE_HTML.search(value) else plain_text(value)
+    return html_to_text(value) if _LOOKS_LIKE_HTML.search(value) else _guessed_text(value)
 
 
-def typed_text(value: Any, detail: Any) -> str:
+def typed_text(value: Any, detail: Any, *, declared: bool = True) -> str:
     """A text construct's plain text: as is for text types, the text of the markup for HTML
-    (the default when feedparser gives no type)."""
+    (the default when feedparser gives no type). `declared`: the document says the type
+    (Atom); in RSS feedparser guesses it."""
     value = str(value or "")
-    return plain_text(value) if _is_plain(detail) else html_to_text(value)
+    if not _is_plain(detail):
+        return html_to_text(value)
+    return plain_text(value) if declared else _guessed_text(value)
 
 
 def plain_to_html(text: str) -> str:
@@ -151,8 +162,9 @@ class RawEntry:
     image_url: str | None
 
 
-def raw_from_feedparser(entry: Any, base: str) -> RawEntry:
-    """The fields of one feedparser entry, links resolved against `base`."""
+def raw_from_feedparser(entry: Any, base: str, *, atom: bool) -> RawEntry:
+    """The fields of one feedparser entry, links resolved against `base`; `atom`: its text
+    types are declared."""
     content = _content_html(entry)
     author = entry.get("author") or (entry.get("author_detail") or {}).get("name") or ""
     link = entry.get("link") or ""
@@ -161,7 +173,7 @@ def raw_from_feedparser(entry: Any, base: str) -> RawEntry:
     return RawEntry(
         guid=(entry.get("id") or "").strip(),
         link=web_url(link, base),
-        title=typed_text(entry.get("title"), entry.get("title_detail")),
+        title=typed_text(entry.get("title"), entry.get("title_detail"), declared=atom),
         published_at=_to_utc(entry.get("published_parsed") or entry.get("updated_parsed")),
         author=html_to_text(author),
         categories=_categories(entry),

@@ -171,7 +171,7 @@ class ParsePool(Generic[T]):
         self._slots = [_Slot(self._context.RawArray("d", [-1.0, 0.0]))
                        for _ in range(self.workers)]
         self._waiting: deque[_Job[T]] = deque()
-        self._thread_slots = asyncio.Semaphore(THREADS)
+        self._thread_slots: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
         self.batches = 0     # round trips made, for tests and the curious
         self.timeouts = 0    # bodies abandoned for time
         self.deaths = 0      # worker processes that died or were killed
@@ -210,8 +210,10 @@ class ParsePool(Generic[T]):
     async def _run_in_thread(self, call: Callable[[], T]) -> T:
         # A thread of its own per parse, at most THREADS at once: an abandoned thread gives its
         # slot back at once and holds no shared executor's thread.
-        async with self._thread_slots:
-            loop = asyncio.get_running_loop()
+        loop = asyncio.get_running_loop()
+        if self._thread_slots is None or self._thread_slots[0] is not loop:
+            self._thread_slots = (loop, asyncio.Semaphore(THREADS))   # one per event loop
+        async with self._thread_slots[1]:
             future: asyncio.Future[T] = loop.create_future()
 
             def work() -> None:

@@ -100,8 +100,9 @@ def parse_feed(body: bytes, *, feed_url: str, content_type: str = "") -> ParsedF
                              "feed")
     feed = result.get("feed") or {}
     base = web_url(feed_url, feed_url) or feed_url
-    title = typed_text(feed.get("title"), feed.get("title_detail"))
-    raws = [raw_from_feedparser(e, base) for e in entries]
+    atom = str(result.get("version") or "").startswith("atom")   # types declared, not guessed
+    title = typed_text(feed.get("title"), feed.get("title_detail"), declared=atom)
+    raws = [raw_from_feedparser(e, base, atom=atom) for e in entries]
     return ParsedFeed(
         title=title,
         link=web_url(feed.get("link"), base),

@@ -46,6 +46,18 @@ def test_text_titles_keep_their_angle_brackets() -> None:
     assert second.title == "Bold move"
 
 
+def test_guessed_text_still_decodes_numeric_references() -> None:
+    """An RSS title feedparser guesses is text, with a reference missing its semicolon
+    ("70&#39s", escaped once more by the publisher), reads "70's"; a declared Atom text keeps
+    it as written."""
+    rss = (b'<rss version="2.0"><channel><title>t</title><item><guid>1</guid>'
+           b"<title>rallying 70&amp;#39s</title></item></channel></rss>")
+    assert parse_feed(rss, feed_url=FEED_URL).articles[0].title == "rallying 70's"
+    atom = (b'<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title><entry><id>1</id>'
+            b'<title type="text">write &amp;#39s</title></entry></feed>')
+    assert parse_feed(atom, feed_url=FEED_URL).articles[0].title == "write &#39s"
+
+
 # -- encodings -----------------------------------------------------------------------------------
 
 def _rss(title: str, declaration: str = '<?xml version="1.0"?>') -> str:
