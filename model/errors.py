@@ -42,6 +42,8 @@ class FetchErrorKind(StrEnum):
     CHALLENGE = "challenge"
     EMPTY = "empty"
     UNSAFE_XML = "unsafe_xml"
+    PARSE_TIMEOUT = "parse_timeout"   # reading the body took longer than the parse time limit
+    PARSE_CRASH = "parse_crash"       # the parse process died while reading the body, twice
 
 
 class FeedError(Exception):

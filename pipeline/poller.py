@@ -33,7 +33,7 @@ from redis.exceptions import RedisError
 from config.schema import BotConfig, FeedConfig
 from feeds.fetcher import Fetcher
 from feeds.items import DIGEST_CHARS, FeedRead, ParseFunction, read_feed
-from feeds.parse_pool import ParsePool
+from feeds.parse_pool import DEFAULT_TIME_LIMIT_S, ParsePool
 from feeds.parser import parse_feed
 from feeds.schedule import SchedulePolicy, after_failure, after_success
 from model.article import feed_id_for
@@ -78,7 +78,8 @@ class Poller:
     polls in flight; `parse_workers` > 0 parses in that many processes (`parse` must then be a
     module-level function; call `close()` at shutdown), else in threads;
     `fingerprint_window_s` is how long a title fingerprint marks a story as already posted to a
-    chat by another feed."""
+    chat by another feed; a parse that runs longer than `parse_time_limit_s` is abandoned and
+    the poll fails with FeedParseError(PARSE_TIMEOUT)."""
 
     def __init__(self, config: BotConfig, store: Store, fetcher: Fetcher, *,
                  worker_id: str | None = None,
@@ -90,6 +91,7 @@ class Poller:
                  edits: EditQueue | None = None,
                  concurrency: int = 100,
                  parse_workers: int = 0,
+                 parse_time_limit_s: float = DEFAULT_TIME_LIMIT_S,
                  fingerprint_window_s: float = keys.FINGERPRINT_WINDOW_S,
                  config_source: ConfigSource | None = None,
                  review: ReviewInbox | None = None,
@@ -107,8 +109,8 @@ class Poller:
         self.parse = parse
         self.concurrency = max(1, concurrency)
         self.parse_workers = parse_workers
-        self._parse_pool: ParsePool[FeedRead] | None = (
-            ParsePool(parse_workers) if parse_workers > 0 else None)
+        self._parse_pool: ParsePool[FeedRead] = ParsePool(parse_workers,
+                                                          time_limit_s=parse_time_limit_s)
         self.articles = ArticleRouter(config, store, clock=clock, worker_id=self.worker_id,
                                       review=review, subscribers=subscribers, edits=edits,
                                       fingerprint_window_s=fingerprint_window_s)
@@ -325,21 +327,21 @@ class Poller:
                                         items=len(digests) // DIGEST_CHARS or None,
                                         partial=how == "partial")
         outcome.parsed = how
+        for note in parsed.skipped:   # what the parser left out of the feed (a bad field…)
+            logger.warning("skipped while reading: %s", note, extra={"feed": feed.url})
+            outcome.skipped.append(f"{feed.url}: {note}")
         fields.update(first_polled=1, title=parsed.title, ttl=parsed.ttl_seconds or "")
         outcome.max_age, outcome.ttl = result.max_age, parsed.ttl_seconds
         return outcome, fields
 
     async def _read(self, call: Callable[[], FeedRead]) -> FeedRead:
-        """Run `read_feed` off the event loop: in the parse processes when there are any (they
-        use other cores; feedparser holds the GIL), else in a thread."""
-        if self._parse_pool is None:
-            return await asyncio.to_thread(call)
+        """Run `read_feed` off the event loop, bounded in time: in the parse processes when
+        there are any (they use other cores; feedparser holds the GIL), else in a thread."""
         return await self._parse_pool.run(call)
 
     async def close(self) -> None:
         """Stop the parse processes, if any (call at shutdown)."""
-        if self._parse_pool is not None:
-            await self._parse_pool.close()
+        await self._parse_pool.close()
 
 
 # -- helpers -------------------------------------------------------------------------------------
