@@ -61,7 +61,8 @@ _BLOCK_TAG = re.compile(
     r"<(?:br|p|div|li|ul|ol|h[1-6]|blockquote|pre|tr|td|th|table|section|article|figure|"
     r"figcaption|header|footer|dd|dt|hr)\b[^>]*>|</(?:p|div|li|h[1-6]|blockquote|pre|tr|td|th|"
     r"table|section|article|figure|figcaption|dd|dt)>", re.IGNORECASE)
-_DROPPED = re.compile(r"<(script|style|figcaption|nav|aside|footer)\b.*?</\1>", re.I | re.S)
+_DROPPED = re.compile(r"<(script|style|figcaption|nav|aside|footer)\b.*?</\1>|<!--.*?-->",
+                      re.I | re.S)
 _TAG = re.compile(r"<[^>]+>")
 _URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
 TERMINAL = ".!?\u061f\u06d4\u2026"
@@ -146,7 +147,7 @@ def render_feed(path: Path, *, names: bool = True) -> Iterator[Post]:
                 parts[-1].append(line)
         title, date, excerpt, author, source = ("\n".join(p).strip("\n") for p in parts)
         post.title, post.date, post.author, post.source = title, date, author, source
-        post.excerpt = [p for p in excerpt.split("\n\n") if p]
+        post.excerpt = [line for line in excerpt.split("\n") if line]
         yield post
 
 
@@ -166,7 +167,10 @@ def source_lines(content: str) -> list[str]:
         text = _DROPPED.sub("\x00", content)
         text = _TAG.sub("", _BLOCK_TAG.sub("\x00", text))
         pieces = html_module.unescape(text).split("\x00")
-    return [line for line in (clean_inline(raw) for raw in pieces) if line]
+    lines = (clean_inline(raw) for raw in pieces)
+    # A line with no word and no sentence mark ("٭ ٭ ٭") is a separator, not a line of text.
+    return [line for line in lines if line and (
+        any(ch.isalnum() for ch in line) or any(ch in ".\u2026?\u061f!" for ch in line))]
 
 
 def feed_text(content: str) -> str:
@@ -181,8 +185,9 @@ def _bare(paragraph: str) -> str:
 def _locate(paragraph: str, lines: list[str], start: int) -> int:
     """The index of the source line this excerpt paragraph comes from (-1 if none)."""
     key = comparison_key(_bare(paragraph))
-    if not key:
-        return -1
+    if not key:  # "- ..." (a silent reply): the text itself
+        return next((index for index in range(start, len(lines))
+                     if lines[index] == paragraph.strip()), -1)
     for index in range(start, len(lines)):
         line_key = comparison_key(lines[index])
         if line_key.startswith(key) or (len(key) > 30 and key[:30] in line_key):
@@ -200,8 +205,14 @@ def check_empty(post: Post) -> Iterator[Defect]:
         yield Defect("empty", post.name, f"{len(text)} characters of feed text: {text[:70]}…")
 
 
+def _sentence(line: str) -> bool:
+    """A line of prose by a reader's eye: a sentence of four words or more."""
+    return len(line.split()) >= 4 and line.rstrip(_CLOSERS).endswith(tuple(TERMINAL))
+
+
 def check_skipped(post: Post) -> Iterator[Defect]:
-    """Excerpt paragraphs are consecutive lines of the source."""
+    """Excerpt lines are consecutive lines of the source, and no sentence before the first
+    one was passed over (only the title, headings and such may come before it)."""
     lines = source_lines(post.article.content_html)
     previous = -1
     for paragraph in post.excerpt:
@@ -209,7 +220,13 @@ def check_skipped(post: Post) -> Iterator[Defect]:
         if index < 0:
             yield Defect("skipped", post.name, f"not found in the source: {paragraph[:60]}")
             return
-        if previous >= 0 and index != previous + 1:
+        if previous < 0:
+            title = comparison_key(post.article.title)
+            passed = [line for line in lines[:index]
+                      if _sentence(line) and comparison_key(line) != title]
+            if passed:
+                yield Defect("skipped", post.name, f"starts after a sentence: {passed[0][:60]}")
+        elif index != previous + 1:
             gap = " / ".join(line[:40] for line in lines[previous + 1:index])
             yield Defect("skipped", post.name, f"skips {index - previous - 1} line(s): {gap}")
         previous = index
