@@ -38,22 +38,24 @@ _TRAILING_PUNCT = " \u060c\u061b,;:-\u2013\u2014"
 
 # A publisher's mark that the text goes on: "…", "...", "[…]", "[...]", "(…)", and a news
 # API's "[+1234 chars]" (maybe itself cut to "[+").
-_CUT_MARK = re.compile(r"\s*(?:\[\s*(?:\u2026|\.{3,})\s*\]|\(\s*(?:\u2026|\.{3,})\s*\)|\u2026|\.{3,}"
-                       r"|\[\+[\d\s]*(?:chars?)?\]?)$")
+_CUT_MARK = re.compile(r"\s*(?:\[\s*(?:\u2026|\.{3,})\s*\]|\(\s*(?:\u2026|\.{3,})\s*\)"
+                       r"|\u2026|\.{3,}|\[\+[\d\s]*(?:chars?)?\]?)$")
 _WORD_CHAR = regex.compile(r"[\p{L}\p{M}\p{N}]")
 _LAST_WORD = regex.compile(r"\S+$")
 # Words no sentence ends with, in the scripts our channels read: prepositions, conjunctions,
 # particles, relative pronouns, and "هذ" (what a fixed-length cut leaves of هذا/هذه).
-_DANGLING = frozenset("""
-في من على إلى الى عن مع أن ان إن لن لم قد ثم أو او بل لكن حتى منذ عند بين نحو حول ضد دون
-التي الذي الذين اللذين اللتين اللواتي كما مثل عبر خلال إذا اذا لو هذ
-وفي ومن وعلى وإلى والى وعن ومع وأن وإن ولم ولن وقد وبين ولكن وحتى ومنذ وعند وكما ومثل وعبر وخلال
-که از به در با برای تا یا را
-اور کے کی کا میں سے کو نے پر کہ
-של את על עם אל כי או גם אבל
-""".split())
+_DANGLING = frozenset(" ".join((
+    "في من على إلى الى عن مع أن ان إن لن لم قد ثم أو او بل لكن حتى منذ عند بين نحو حول ضد دون",
+    "التي الذي الذين اللذين اللتين اللواتي كما مثل عبر خلال إذا اذا لو هذ",
+    "وفي ومن وعلى وإلى والى وعن ومع وأن وإن ولم ولن وقد وبين ولكن وحتى ومنذ وعند وكما ومثل",
+    "وعبر وخلال",
+    "که از به در با برای تا یا را",        # Persian
+    "اور کے کی کا میں سے کو نے پر کہ",     # Urdu
+    "של את על עם אל כי או גם אבל",          # Hebrew
+)).split(" "))
+_RTL_LETTERS = re.compile("[\u0590-\u08ff]")  # Hebrew, Arabic and their supplements
+_LONGEST_WORD = 20  # a longer "word" before a mark is a run of a script without spaces
 _DANGLING_STRIP = "\"'\u201c\u201d\u2018\u2019\u00ab\u00bb()[]\ufd3e\ufd3f.,،؛:!?؟-"
-FRAGMENT_WORDS = 3  # after a text's last full stop, this few words without one show a cut
 # Bracket pairs a cut must not leave open; (opener, closer).
 PAIRS = (("\ufd3f", "\ufd3e"), ("\u00ab", "\u00bb"), ("(", ")"), ("[", "]"),
          ("\u201c", "\u201d"))
@@ -156,7 +158,7 @@ def _is_dangling(word: str) -> bool:
     if word in _DANGLING:
         return True
     # A lone letter of an RTL script is a cut word ("ف"), never a word of its own at the end.
-    return len(word) == 1 and "\u0590" <= word <= "\u08ff"
+    return len(word) == 1 and _RTL_LETTERS.match(word) is not None
 
 
 def _drop_dangling(text: str) -> str:
@@ -173,8 +175,8 @@ def publisher_cut(text: str, *, summary: bool) -> bool:
     """Whether the text, the last of its source, was cut short by its publisher.
 
     A mark ("…", "...", "[…]") says so; so does a colon at the very end. Without a mark only a
-    summary (a source of one paragraph) is judged: a lone letter or a word no sentence ends
-    with, or a few words trailing after its last full stop, show a cut.
+    summary (a source of one paragraph) is judged: it ends on a lone letter or on a word no
+    sentence ends with.
     """
     text = text.rstrip()
     if not text:
@@ -183,10 +185,9 @@ def publisher_cut(text: str, *, summary: bool) -> bool:
         return True
     if not summary or ends_sentence(text) or text.endswith(tuple(_CLOSERS)):
         return False
-    if _is_dangling(_last_word(text)):
-        return True
-    ends = sentence_ends(text)
-    return bool(ends) and 0 < len(text[ends[-1]:].split()) <= FRAGMENT_WORDS
+    # Whole words after a text's last full stop are no evidence: "… العالمية. وبينما بدأت" is
+    # cut, but "… Have a nice day. xxx", "مقاسات: S/M/L" and "والله أعلم" are not.
+    return _is_dangling(_last_word(text))
 
 
 def close_cut(text: str) -> str:
@@ -198,8 +199,9 @@ def close_cut(text: str) -> str:
         glued = mark.start() > 0 and _WORD_CHAR.match(body[mark.start() - 1]) is not None \
             and mark.group(0)[:1] not in " ["
         body = body[:mark.start()].rstrip()
-        if glued and " " in body:
-            body = body[:body.rfind(" ")]  # the word the mark is glued to may be cut through
+        space = body.rfind(" ")
+        if glued and space > 0 and len(body) - space <= _LONGEST_WORD:
+            body = body[:space]  # the word the mark is glued to may be cut through
     body = _drop_dangling(_strip_end(body))
     if ends_sentence(body):
         return after_sentence(body)
@@ -233,7 +235,7 @@ def unclosed_opener(shown: str, whole: str) -> int:
 
 def close_brackets(shown: str, whole: str) -> str:
     """`shown` with every bracket it opened and cut closed again after the "…" (﴿…﴾)."""
-    closers = []
+    closers: list[str] = []
     for opener, closer in PAIRS:
         if whole.count(opener) == whole.count(closer):
             closers.extend(closer * max(0, shown.count(opener) - shown.count(closer)))

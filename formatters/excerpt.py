@@ -49,7 +49,10 @@ __all__ = ["ELLIPSIS", "MAX_CONTENT_CHARS", "MIN_WORDS", "SENTENCE_WORDS", "Exce
 _ENTITY_PRONE = re.compile("[&<>\"'\u00a0]")
 _MIN_REPEAT = 40  # shorter repeats are not pull quotes (and are too short to matter)
 _REFERENCE_BRACKETS = {"[": "]", "(": ")", "\ufd3f": "\ufd3e", "\u00ab": "\u00bb"}
-_SILENCE = frozenset(".\u2026?\u061f!")  # a line of only these is a reply in a dialogue
+_CLOSING = "\ufd3e\u00bb)]\u201d\"'"  # what close_brackets may put after the "…"
+_SILENCE = re.compile("[.\u2026?\u061f!]")  # a line of only these is a reply in a dialogue
+_ALNUM = re.compile(r"[^\W_]")
+_FURNITURE_CHARS = 400  # no masthead or CMS field dump is longer
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,7 +186,7 @@ def _finish(out: list[Paragraph], budget: int, *, goes_on: bool) -> str:
         goes_on = False  # already marked
     text = texts[0] + "".join(("\n" if item.soft else "\n\n") + piece
                               for item, piece in zip(out[1:], texts[1:], strict=True))
-    if goes_on and not text.endswith(ELLIPSIS):
+    if goes_on and not text.rstrip(_CLOSING).endswith(ELLIPSIS):
         if len(text) + 2 <= budget:
             return f"{text} {ELLIPSIS}"
         return cut_text(text, budget)
@@ -215,9 +218,12 @@ def _is_title(text: str, title_key: str) -> bool:
 def _furniture_anywhere(raw: str) -> bool:
     """Never the article: a separator with no word and no sentence mark ("٭ ٭ ٭", "• • •";
     a silent "- ..." in a dialogue stays), a prompt, a menu, a masthead, a CMS's field dump."""
-    if not any(ch.isalnum() for ch in raw):
-        return not any(ch in _SILENCE for ch in raw)
-    return is_prompt(raw) or is_menu(raw) or is_masthead(raw) or is_cms_dump(raw)
+    if _ALNUM.search(raw) is None:
+        return _SILENCE.search(raw) is None
+    if is_prompt(raw) or is_menu(raw):
+        return True
+    # Mastheads and CMS dumps are a line or two; long paragraphs are spared the look.
+    return len(raw) < _FURNITURE_CHARS and (is_masthead(raw) or is_cms_dump(raw))
 
 
 def _candidates(content: str, title: str) -> Iterator[Paragraph]:
@@ -230,8 +236,11 @@ def _candidates(content: str, title: str) -> Iterator[Paragraph]:
     inside: list[Paragraph] = []    # short lines after it, kept only if more prose follows
     count = 0                       # prose paragraphs given
     joined = False                  # the previous paragraph was kept and ended at a <br>
-    for raw, anchor, br in raw_items:
-        soft, joined = joined, False
+    listed = False                  # the previous paragraph was kept and is a list item
+    whole_page = "<body" in content or "<BODY" in content
+    for raw, anchor, br, item in raw_items:
+        soft = joined or (listed and item)
+        joined = listed = False
         raw = strip_trailer(raw.strip()).strip()
         # Classify the raw text (cheap, and the tests below survive stray controls); clean
         # only what is kept.
@@ -249,10 +258,12 @@ def _candidates(content: str, title: str) -> Iterator[Paragraph]:
                     if len(text.split()) >= 3 and not is_chrome(text):
                         fallback = text
                 continue
+            if whole_page:
+                continue  # a web page has furniture between its paragraphs too
             text = clean_inline(raw)
             if text and not (words <= CHROME_LINE_WORDS and is_chrome(text)):
                 inside.append(Paragraph(text, prose=False, soft=soft))
-                joined = br
+                joined, listed = br, item
             continue
         # Pull quotes: the same text again further down. Keep the later copy, in context.
         needle = _needle(anchor)
@@ -271,7 +282,7 @@ def _candidates(content: str, title: str) -> Iterator[Paragraph]:
         inside = []
         held = Paragraph(text, soft=soft and count > 0)
         count += 1
-        joined = br
+        joined, listed = br, item
     if held is not None:
         # The source ends here: was it cut short by its publisher? Only a source of one
         # paragraph (a summary) is judged without a mark.

@@ -28,7 +28,8 @@ _PROMPT = re.compile(
     r"|read (?:more|also|the full)|see also|related(?: articles| posts| stories)?:"
     r"|continue reading|click here|subscribe (?:to|now)|sign up (?:for|to)|follow us"
     r"|share (?:this|on)|all rights reserved|copyright|advertisement"
-    r"|يستخدم هذا الموقع|we use cookies|this (?:site|website) uses cookies|nous utilisons des cookies"
+    r"|يستخدم هذا الموقع|we use cookies|this (?:site|website) uses cookies"
+    r"|nous utilisons des cookies"
     r"|[^.]{0,40} no longer supports|please (?:upgrade|update) your browser|javascript is disabled"
     r")"
 )  # matched against lower-cased text: IGNORECASE is slow on Arabic
@@ -44,23 +45,22 @@ _TRAILER = re.compile(
     r"(?:appeared first on|first appeared on|ظهرت أولاً على|أولاً على|أولا على)\s.{0,300}$",
     re.DOTALL,
 )
-_TRAILER_HINT = ("appeared first on", "first appeared on", "أولاً على", "أولا على")
 
 # A masthead: staff roles followed by a colon («الإشراف العام : …», «رئيس التحرير : …»).
 _MASTHEAD_ROLE = re.compile(
     r"(?:الإشراف العام|المشرف العام|رئيس التحرير|رئيسة التحرير|نائب رئيس التحرير|مدير التحرير"
     r"|مديرة التحرير|سكرتير التحرير|رئيس مجلس الإدارة|المدير العام|المدير المسؤول"
-    r"|editor[- ]in[- ]chief|managing editor|executive editor)\s*:",
-    re.IGNORECASE,
-)
+    r"|(?i:editor[- ]in[- ]chief|managing editor|executive editor))\s*:"
+)  # IGNORECASE only where it matters: it is slow on Arabic
 _MASTHEAD_WORDS = 8  # one role and a name is a short line; a sentence quoting an editor is not
 
 # A CMS's fields printed as text: Drupal's "submitted" stamp ("admin Sat, 02/17/2018 - 04:51"),
 # PDF page lists, a file name standing in for text.
-_CMS_STAMP = re.compile(r"\b(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{1,2}/\d{1,2}/\d{4} - \d{1,2}:\d{2}\b")
-_CMS_LINKS = re.compile(r"\bPDF pages\b|الصفحات PDF|صفحات PDF|\bIssue Reference\b|تحميل PDF"
-                        r"|\bdownload (?:the )?pdf\b", re.IGNORECASE)
-_FILE_NAME = re.compile(r"\b[\w-]+\.(?:pdf|docx?|xlsx?|pptx?|zip|rar)\b", re.IGNORECASE)
+_CMS_STAMP = re.compile(
+    r"\b(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{1,2}/\d{1,2}/\d{4} - \d{1,2}:\d{2}\b")
+_CMS_LINKS = re.compile(r"\b(?i:PDF pages|Issue Reference|download (?:the )?pdf)\b"
+                        r"|(?:الصفحات|صفحات|تحميل) (?i:pdf)")
+_FILE_NAME = re.compile(r"\b[\w-]+\.(?i:pdf|docx?|xlsx?|pptx?|zip|rar)\b")
 
 # Page chrome: a short line holding one of these is not used even as a last resort.
 _CHROME_PHRASES = (
@@ -78,7 +78,8 @@ _WORD = re.compile(r"\w+")
 CHROME_LINE_WORDS = 3  # inside an article, only lines this short can be a button or a menu
 
 # A sentence ends with one of these, possibly followed by closing quotes or brackets.
-_TERMINAL = re.compile("[.!?\u061f\u2026\u06d4][\"'\u201d\u2019\u00bb)\\]\ufd3e]*$")
+_TERMINALS = frozenset(".!?\u061f\u2026\u06d4")
+_CLOSERS = "\"'\u201d\u2019\u00bb)]\ufd3e"
 MIN_WORDS = 4        # fewer words than this is never a paragraph of prose
 SENTENCE_WORDS = 15  # this many words counts as prose even without a full stop
 
@@ -106,6 +107,8 @@ def is_menu(text: str) -> bool:
 
 def is_masthead(text: str) -> bool:
     """A site's staff list: «الإشراف العام : إلهام أبو الفتح | رئيس التحرير : محمود مكاوي»."""
+    if ":" not in text:
+        return False
     roles = _MASTHEAD_ROLE.findall(text)
     if len(roles) >= 2:
         return True
@@ -115,9 +118,17 @@ def is_masthead(text: str) -> bool:
 
 def is_cms_dump(text: str) -> bool:
     """A CMS's fields or file links printed as text (Drupal stamps, "PDF pages", "p15.pdf")."""
-    if _CMS_STAMP.search(text) or _CMS_LINKS.search(text):
+    if "/" in text and _CMS_STAMP.search(text):
         return True
-    return _FILE_NAME.search(text) is not None and _TERMINAL.search(text) is None
+    if ("PDF" in text or "pdf" in text or "Pdf" in text or "Issue" in text) \
+            and _CMS_LINKS.search(text):
+        return True
+    return "." in text and not ends_sentence(text) and _FILE_NAME.search(text) is not None
+
+
+def ends_sentence(text: str) -> bool:
+    """Whether the line ends with a sentence's end, maybe inside closing quotes."""
+    return text.rstrip(_CLOSERS)[-1:] in _TERMINALS
 
 
 def is_prose(text: str) -> bool:
@@ -127,7 +138,7 @@ def is_prose(text: str) -> bool:
     words = len(text.split())
     if words < MIN_WORDS:
         return False
-    return words >= SENTENCE_WORDS or _TERMINAL.search(text) is not None
+    return words >= SENTENCE_WORDS or ends_sentence(text)
 
 
 def strip_trailer(text: str) -> str:
@@ -136,6 +147,6 @@ def strip_trailer(text: str) -> str:
     The summary before it is kept (with the "[…]" that marks where the CMS cut it, which the
     excerpt then treats as the publisher's cut); only the footer goes.
     """
-    if not any(hint in text for hint in _TRAILER_HINT):
-        return text
+    if "appeared" not in text and not ("ظهر" in text and "على" in text):
+        return text  # a cheap look first: this runs on every paragraph
     return _TRAILER.sub("", text)

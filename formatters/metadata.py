@@ -21,7 +21,7 @@ import logging
 import re
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
-from urllib.parse import urlsplit
+from functools import lru_cache
 
 from formatters.text import comparison_key
 
@@ -63,6 +63,8 @@ _GENERIC_SECTIONS = frozenset(comparison_key(name) for name in (
     "home", "feed", "rss", "atom", "untitled", "untitled feed", "index", "tags", "categories",
     "الرئيسية", "المدونة", "المقالات", "الأخبار", "آخر الأخبار", "التدوينات",
 ))
+_HOST = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://(?:[^@/?#]*@)?([^/:?#\s]+)")
+_NAME_PARTS = re.compile(r"\s[|\-\u2013\u2014]\s")
 _MAX_SITE_WORDS = 6  # a longer "site name" from a template is a slogan, not a name
 _LATIN = re.compile(r"[A-Za-z]")
 _NON_LATIN_LETTER = re.compile(r"[^\W\d_A-Za-z]")
@@ -74,11 +76,11 @@ def _key(text: str) -> str:
 
 
 def _host_label(url: str) -> str:
-    try:
-        host = urlsplit(url).hostname or ""
-    except ValueError:
+    """"alhurra" of https://www.alhurra.com/16796 ("" without a dotted host)."""
+    found = _HOST.match(url)
+    if not found:
         return ""
-    labels = [label for label in host.split(".") if label and label != "www"]
+    labels = [label for label in found.group(1).lower().split(".") if label and label != "www"]
     return labels[0] if len(labels) >= 2 else ""
 
 
@@ -105,15 +107,25 @@ def _mixed_scripts(section: str, title: str) -> bool:
     return bool(_NON_LATIN_LETTER.search(section)) or not _LATIN.search(title.replace(" on ", " "))
 
 
-def site_names(*, source: str, urls: Iterable[str] = ()) -> tuple[str, ...]:
-    """Every name the site goes by, for matching title suffixes and bylines."""
+@lru_cache(maxsize=1024)
+def _source_names(source: str) -> tuple[str, ...]:
+    """The feed title, its boilerplate-free form and their parts (a feed's items share them)."""
     names: list[str] = []
     for name in (source, source_line(source)):
         if name:
             names.append(name)
-            names.extend(part.strip() for part in re.split(r"\s[|\-\u2013\u2014]\s", name)
-                         if part.strip())
-    names.extend(label for label in map(_host_label, urls) if label)
+            names.extend(part.strip() for part in _NAME_PARTS.split(name) if part.strip())
+    return tuple(names)
+
+
+def site_names(*, source: str, urls: Iterable[str] = ()) -> tuple[str, ...]:
+    """Every name the site goes by, for matching title suffixes and bylines."""
+    return _site_names(source, tuple(label for label in map(_host_label, urls) if label))
+
+
+@lru_cache(maxsize=1024)
+def _site_names(source: str, labels: tuple[str, ...]) -> tuple[str, ...]:
+    names = [*_source_names(source), *labels]
     seen: dict[str, str] = {}
     for name in names:
         key = _key(name)

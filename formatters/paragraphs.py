@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 from collections.abc import Iterator
 from itertools import chain
+from typing import NamedTuple
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
@@ -20,8 +21,15 @@ from formatters.text import remove_surrogates
 MAX_CONTENT_CHARS = 300_000
 _FIRST_PARSE = 6_000  # characters of HTML parsed before we know whether more are needed
 
-# (raw text, its longest text node, whether it ended at a <br>)
-RawParagraph = tuple[str, str, bool]
+
+
+class RawParagraph(NamedTuple):
+    """A paragraph as read from the source, before any cleaning."""
+
+    text: str
+    anchor: str    # its longest text node: verbatim in the source (bar entities)
+    br: bool       # it ended at a <br>: the next one is the next line of the same block
+    item: bool     # it is a list item (<li>)
 
 # Elements that end a paragraph. Text directly in one of them belongs to it.
 _BLOCKS = frozenset((
@@ -39,39 +47,44 @@ _SKIP = frozenset((
 _MAX_DEPTH = 64  # unclosed tags can nest thousands deep; past this, stop looking upwards
 
 
-def _block_context(parent: LexborNode) -> tuple[int, bool]:
-    """(id of the nearest block ancestor, whether any ancestor is a skipped element)."""
+def _block_context(parent: LexborNode) -> tuple[int, bool, bool]:
+    """(id of the nearest block ancestor, whether any ancestor is a skipped element, whether
+    that block is a list item)."""
     block = 0
+    item = False
     node: LexborNode | None = parent
     for _ in range(_MAX_DEPTH):
         if node is None:
             break
         tag = node.tag
         if tag in _SKIP:
-            return block, True
+            return block, True, item
         if not block and tag in _BLOCKS:
             block = node.mem_id
+            item = tag == "li"
         if tag == "body":
             break
         node = node.parent
-    return block, False
+    return block, False, item
 
 
 def _html_paragraphs(tree: LexborHTMLParser,
                      given: list[str] | None = None) -> Iterator[RawParagraph]:
-    """(raw text, longest text node, ended at <br>) of each paragraph, in order, lazily.
+    """Each paragraph of the document, in order, lazily (see RawParagraph).
 
     The longest text node appears verbatim in the source (bar entities), which is what the
-    pull-quote check searches for. A paragraph ended by <br> is a line of a stanza or an
-    address: the next one belongs to the same block. With `given`, the tree is a prefix of the
-    document: the last paragraph (maybe cut short) is held back and the texts yielded are
-    recorded."""
+    pull-quote check searches for. A paragraph ended by one <br> is a line of a stanza or an
+    address: the next one belongs to the same block; two <br> in a row end a paragraph. With
+    `given`, the tree is a prefix of the document: its last paragraphs (maybe cut short) are
+    held back and the texts yielded are recorded."""
     body = tree.body
     if body is None:
         return
-    contexts: dict[int, tuple[int, bool]] = {}
+    contexts: dict[int, tuple[int, bool, bool]] = {}
     parts: list[str] = []
     current = -1
+    item = False  # the paragraph being read is a list item
+    held: RawParagraph | None = None  # ended at a <br>: is the next thing another <br>?
     for node in body.traverse(include_text=True):
         tag = node.tag
         if tag == "-text":
@@ -82,27 +95,45 @@ def _html_paragraphs(tree: LexborHTMLParser,
             context = contexts.get(key)
             if context is None:
                 context = contexts[key] = _block_context(parent)
-            block, skipped = context
+            block, skipped, in_item = context
             if skipped:
                 continue
             text = node.text_content or ""
+            if held is not None and not text.isspace():
+                if given is not None:
+                    given.append(held.text)
+                yield held
+                held = None
             if block != current:
                 if text.isspace():
                     continue  # source formatting between blocks, not a paragraph
                 if parts:
                     if given is not None:
                         given.append("".join(parts))
-                    yield "".join(parts), max(parts, key=len), False
+                    yield RawParagraph("".join(parts), max(parts, key=len), False, item)
                     parts = []
-                current = block
+                current, item = block, in_item
             parts.append(text)
-        elif tag in _BLOCKS and parts:
-            if given is not None:
-                given.append("".join(parts))
-            yield "".join(parts), max(parts, key=len), tag == "br"
-            parts = []
-    if parts and given is None:
-        yield "".join(parts), max(parts, key=len), False
+        elif tag in _BLOCKS:
+            if parts and "".join(parts).strip():
+                if held is not None:  # cannot happen: text flushed it
+                    yield held
+                held = RawParagraph("".join(parts), max(parts, key=len), tag == "br", item)
+                parts = []
+                if not held.br:
+                    if given is not None:
+                        given.append(held.text)
+                    yield held
+                    held = None
+            elif held is not None:
+                # A second <br> (or a block) before any text: a paragraph break after all.
+                held = held._replace(br=False)
+    if given is not None:
+        return
+    if held is not None:
+        yield held
+    if parts:
+        yield RawParagraph("".join(parts), max(parts, key=len), False, item)
 
 
 def _tree(content: str) -> LexborHTMLParser:
@@ -142,7 +173,7 @@ def raw_paragraphs(content: str) -> tuple[str, int, Iterator[RawParagraph]]:
     content = content[:MAX_CONTENT_CHARS]
     if "<" not in content:  # a plain-text summary: entities may be escaped, lines are paragraphs
         full = html.unescape(content)
-        return full, 0, ((line, line, False) for line in full.splitlines())
+        return full, 0, (RawParagraph(line, line, False, False) for line in full.splitlines())
     # Repeats are searched for in the source itself: extracting the whole text would double
     # the parsing cost, and feed content has no scripts (feedparser removes them) to confuse
     # the search. A whole page's <head> (meta descriptions repeat the first paragraph) is

@@ -55,7 +55,7 @@ def test_feed_channels_accept_ids_usernames_and_topics() -> None:
 
 
 def test_feed_name_is_the_display_name_of_its_source() -> None:
-    """A feed's `name` is kept with its spaces tidied; empty or overlong names are refused by key."""
+    """A feed's `name` is kept with its spaces tidied; empty or overlong ones are refused by key."""
     feed = {**BASE["feeds"][0], "name": "  الحرة \n"}
     assert parse_config({**BASE, "feeds": [feed]}).feeds[0].name == "الحرة"
     assert parse_config(BASE).feeds[0].name is None

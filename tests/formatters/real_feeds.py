@@ -69,13 +69,13 @@ TERMINAL = ".!?\u061f\u06d4\u2026"
 _CLOSERS = "\"'\u201d\u2019\u00bb)]\ufd3e"
 _SENTENCE_END = re.compile("[.!?\u061f\u06d4\u2026]+[\"'\u201d\u2019\u00bb)\\]\ufd3e]*(?=\\s)")
 _PAIRS = (("\ufd3f", "\ufd3e"), ("\u00ab", "\u00bb"), ("(", ")"), ("[", "]"))
-# Words a sentence cannot end on (Arabic prepositions, conjunctions, particles, demonstratives
-# cut short): an excerpt ending on one before "…" shows the publisher's cut, not a sentence.
-DANGLING = frozenset("""
-في من على إلى الى عن مع أن ان إن لن لم قد ثم أو او بل لكن حتى منذ عند بين نحو حول ضد دون
-و ف ب ل ك وفي ومن وعلى وإلى وعن ومع وأن وإن ولم وقد هذ هذا هذه ذلك تلك التي الذي الذين اللذين
-كما مثل عبر خلال بعد قبل أي كل بعض غير سوى إذا اذا لو ما لا
-""".split())
+# Words a sentence cannot end on (Arabic prepositions, conjunctions, particles, relative
+# pronouns, "هذ" cut short): an excerpt ending on one shows the publisher's cut, not a sentence.
+_DANGLING_WORDS = (
+    "في من على إلى الى عن مع أن ان إن لن لم قد ثم أو او بل لكن حتى منذ عند بين نحو حول ضد دون "
+    "و ف ب ل ك وفي ومن وعلى وإلى وعن ومع وأن وإن ولم وقد هذ التي الذي الذين اللذين "
+    "كما مثل عبر خلال سوى إذا اذا لو")
+DANGLING = frozenset(_DANGLING_WORDS.split(" "))
 _PLACEHOLDER_AUTHORS = {"unknown", "admin", "administrator", "editor", "kheditor", "webmaster",
                         "anonymous", "root", "غيرمعروف", "مجهول"}
 _BOILERPLATE_SOURCE = re.compile(r"article feed|\bRSS\b|\bfeed\b|^\S.* on \S", re.IGNORECASE)
@@ -153,7 +153,8 @@ def render_feed(path: Path, *, names: bool = True) -> Iterator[Post]:
 
 def all_posts(*, names: bool = True) -> list[Post]:
     """Every item of every real RTL feed."""
-    return [post for path in sorted(REAL_FEEDS.glob("*.xml")) for post in render_feed(path, names=names)]
+    return [post for path in sorted(REAL_FEEDS.glob("*.xml"))
+            for post in render_feed(path, names=names)]
 
 
 # ------------------------------------------------------------------------------------------
