@@ -82,6 +82,7 @@ _TERMINALS = frozenset(".!?\u061f\u2026\u06d4")
 _CLOSERS = "\"'\u201d\u2019\u00bb)]\ufd3e"
 MIN_WORDS = 4        # fewer words than this is never a paragraph of prose
 SENTENCE_WORDS = 15  # this many words counts as prose even without a full stop
+COLON_WORDS = 6      # a line this long ending in ":" introduces what follows
 
 
 def is_prompt(text: str) -> bool:
@@ -132,13 +133,17 @@ def ends_sentence(text: str) -> bool:
 
 
 def is_prose(text: str) -> bool:
-    """A paragraph of prose: four words or more, ending a sentence or fifteen words long."""
+    """A paragraph of prose: four words or more, ending a sentence or fifteen words long; or a
+    sentence introducing what follows ("… the new version brings:"), which is not page chrome
+    ("اسم المستخدم : كلمة المرور :")."""
     if is_menu(text):
         return False
     words = len(text.split())
     if words < MIN_WORDS:
         return False
-    return words >= SENTENCE_WORDS or ends_sentence(text)
+    if words >= SENTENCE_WORDS or ends_sentence(text):
+        return True
+    return words >= COLON_WORDS and text.rstrip().endswith(":") and not is_chrome(text)
 
 
 def strip_trailer(text: str) -> str:

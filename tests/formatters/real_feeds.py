@@ -139,16 +139,45 @@ def render_feed(path: Path, *, names: bool = True) -> Iterator[Post]:
             yield post
             continue
         post.posts = [marked, default]
-        parts: list[list[str]] = [[]]
-        for line in plain(marked).split("\n"):
-            if line == SEP:
-                parts.append([])
-            else:
-                parts[-1].append(line)
-        title, date, excerpt, author, source = ("\n".join(p).strip("\n") for p in parts)
-        post.title, post.date, post.author, post.source = title, date, author, source
-        post.excerpt = [line for line in excerpt.split("\n") if line]
+        _split(post, plain(marked))
         yield post
+
+
+def _split(post: Post, text: str) -> None:
+    """Fill the post's fields from the marker template's text."""
+    parts: list[list[str]] = [[]]
+    for line in text.split("\n"):
+        if line == SEP:
+            parts.append([])
+        else:
+            parts[-1].append(line)
+    title, date, excerpt, author, source = ("\n".join(p).strip("\n") for p in parts)
+    post.title, post.date, post.author, post.source = title, date, author, source
+    post.excerpt = [line for line in excerpt.split("\n") if line]
+
+
+def real_item(feed_file: str, link_start: str) -> Article:
+    """One item of a real feed, by its link (or title); the test is skipped without ../shared."""
+    import pytest
+
+    path = REAL_FEEDS / feed_file
+    if not path.is_file():
+        pytest.skip(f"the real feeds are not at {REAL_FEEDS.resolve()}; this test needs ../shared")
+    parsed = parse_feed(path.read_bytes(), feed_url=f"https://feeds.example/{feed_file}")
+    for article in parsed.articles:
+        if (article.url or article.title).startswith(link_start):
+            return _article(article, feed_file)
+    raise LookupError(f"no item {link_start!r} in {feed_file}")
+
+
+def render_one(article: Article, options: PostOptions = MARKED) -> Post:
+    """One article rendered like the audit renders it (fields filled for the marker template)."""
+    post = Post("", article)
+    made = render_post(article, options, timezone="UTC", first_seen=FIRST_SEEN)
+    post.posts = [made]
+    if options.template == MARKED.template:
+        _split(post, plain(made))
+    return post
 
 
 def all_posts(*, names: bool = True) -> list[Post]:
