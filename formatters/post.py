@@ -62,10 +62,6 @@ def _clean(value: object) -> str:
     return clean_inline(value[:RAW_FIELD_MAX])
 
 
-def _short(value: object, limit: int) -> str:
-    return cut_text(_clean(value), limit)
-
-
 def _plain(text: str, language: str) -> Fragment:
     if not text:
         return EMPTY

@@ -115,7 +115,8 @@ def test_mastheads_and_cms_link_lists_are_furniture_anywhere() -> None:
 def test_segmentation_follows_the_documented_facts() -> None:
     """Sentence ends at . ؟ ! … ۔ (also with no space before an Arabic letter), never at ، ؛,
     inside 2.5, or after a one-letter abbreviation like "د."."""
-    text = "الوضع معقد. هل ستتغير السياسة؟ ربما! لكن الأسواق، رغم ذلك، تراجعت؛ وارتفع الدولار 2.5% أمس."
+    text = ("الوضع معقد. هل ستتغير السياسة؟ ربما! لكن الأسواق، رغم ذلك، تراجعت؛ "
+            "وارتفع الدولار 2.5% أمس.")
     assert [text[:end].split()[-1] for end in sentence_ends(text + " ")] == \
         ["معقد.", "السياسة؟", "ربما!", "أمس."]
     assert len(sentence_ends("معقد.هل ستتغير؟نعم")) == 2
