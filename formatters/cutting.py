@@ -165,10 +165,15 @@ def _drop_dangling(text: str) -> str:
     """Drop words no sentence ends with from the end ("… بما في" -> "… بما"), at most three."""
     for _ in range(3):
         word = _last_word(text)
-        if not word or not _is_dangling(word) or " " not in text.strip():
+        if not word or not _is_dangling(word) or " " not in text.strip() or ends_sentence(text):
             break
         text = _strip_end(text[:text.rstrip().rfind(" ")])
     return text
+
+
+def trim_end(text: str) -> str:
+    """The text without dangling punctuation and words no sentence ends with at its end."""
+    return _drop_dangling(_strip_end(text.rstrip()))
 
 
 def publisher_cut(text: str, *, summary: bool) -> bool:
@@ -233,10 +238,11 @@ def unclosed_opener(shown: str, whole: str) -> int:
     return first
 
 
-def close_brackets(shown: str, whole: str) -> str:
-    """`shown` with every bracket it opened and cut closed again after the "…" (﴿…﴾)."""
+def close_brackets(shown: str, whole: str | None) -> str:
+    """`shown` with every bracket it opened and cut closed again after the "…" (﴿…﴾): those
+    `whole` closes, or all of them for a text its publisher cut (`whole` None)."""
     closers: list[str] = []
     for opener, closer in PAIRS:
-        if whole.count(opener) == whole.count(closer):
+        if whole is None or whole.count(opener) == whole.count(closer):
             closers.extend(closer * max(0, shown.count(opener) - shown.count(closer)))
     return shown + "".join(reversed(closers))

@@ -24,8 +24,10 @@ from formatters.cutting import (
     close_brackets,
     close_cut,
     cut_text,
+    ends_sentence,
     publisher_cut,
     sentence_ends,
+    trim_end,
     unclosed_opener,
 )
 from formatters.furniture import (
@@ -115,7 +117,7 @@ class Excerpt:
                 return _finish(out, budget, goes_on=False)  # the whole text fitted
             item = self.items[index]
             if item.cut:
-                closed = close_cut(item.text)
+                closed = close_brackets(close_cut(item.text), None)
                 if not closed:
                     return _finish(out, budget, goes_on=bool(out))
                 item = Paragraph(closed, item.prose, cut=True, soft=item.soft)
@@ -141,29 +143,35 @@ def _cut_into(item: Paragraph, room: int, budget: int, used: int,
         # none within the room, end at the paragraph before when that is long enough.
         ends = sentence_ends(whole, room - 1)
         if ends and ends[-1] + 2 <= room:
-            piece = _no_open_bracket(after_sentence(whole[:ends[-1]]), whole, True)
+            piece = _no_open_bracket(after_sentence(whole[:ends[-1]]), whole, True, room)
             return [Paragraph(piece, soft=item.soft)] if piece else []
         if used >= MIN_CUT_FRACTION * budget:
             return []
     piece = cut_text(whole, room)
     if piece:
-        piece = _no_open_bracket(piece, whole, after)
+        piece = _no_open_bracket(piece, whole, after, room)
     return [Paragraph(piece, soft=item.soft)] if piece else []
 
 
-def _no_open_bracket(piece: str, whole: str, after: bool) -> str:
+def _no_open_bracket(piece: str, whole: str, after: bool, room: int) -> str:
     """The cut piece with no quote or bracket left open: cut before the opener when that keeps
-    enough, drop the piece when paragraphs come before it, else close what it opened."""
+    enough, drop the piece when paragraphs come before it, else close what it opened (within
+    the room)."""
     opener = unclosed_opener(piece, whole)
     if opener < 0:
         return piece
     if opener >= MIN_CUT_FRACTION * len(piece):
-        shorter = cut_text(piece[:opener].rstrip(), opener)
-        if shorter and unclosed_opener(shorter, whole) < 0:
-            return shorter if shorter.endswith(ELLIPSIS) else shorter.rstrip() + ELLIPSIS
+        before = trim_end(piece[:opener])
+        if before and unclosed_opener(before, whole) < 0:
+            return after_sentence(before) if ends_sentence(before) else before + ELLIPSIS
     if after:
         return ""
-    return close_brackets(piece, whole)
+    closed = close_brackets(piece, whole)
+    extra = len(closed) - len(piece)
+    if len(closed) > room:
+        shorter = cut_text(whole, room - extra)
+        closed = close_brackets(shorter, whole) if shorter else ""
+    return closed
 
 
 def _finish(out: list[Paragraph], budget: int, *, goes_on: bool) -> str:
