@@ -54,6 +54,7 @@ _REFERENCE_BRACKETS = {"[": "]", "(": ")", "\ufd3f": "\ufd3e", "\u00ab": "\u00bb
 _CLOSING = "\ufd3e\u00bb)]\u201d\"'"  # what close_brackets may put after the "…"
 _SILENCE = re.compile("[.\u2026?\u061f!]")  # a line of only these is a reply in a dialogue
 _ALNUM = re.compile(r"[^\W_]")
+_SECTION = re.compile(r"\s*\(\s*[0-9\u0660-\u0669]{1,3}\s*\)\s*$")  # "(1)", "(١)"
 _FURNITURE_CHARS = 400  # no masthead or CMS field dump is longer
 
 
@@ -246,9 +247,12 @@ def _candidates(content: str, title: str) -> Iterator[Paragraph]:
     joined = False                  # the previous paragraph was kept and ended at a <br>
     listed = False                  # the previous paragraph was kept and is a list item
     whole_page = "<body" in content or "<BODY" in content
+    section: str | None = None      # "(1)" just before the first paragraph
     for raw, anchor, br, item in raw_items:
         soft = joined or (listed and item)
         joined = listed = False
+        if held is None and section is not None and raw.strip() and not is_prose(raw):
+            section = None  # something else came between it and the article
         raw = strip_trailer(raw.strip()).strip()
         # Classify the raw text (cheap, and the tests below survive stray controls); clean
         # only what is kept.
@@ -260,7 +264,9 @@ def _candidates(content: str, title: str) -> Iterator[Paragraph]:
             words = len(raw.split())
             if held is None:
                 # Before the article: furniture, kept aside in case the whole body is one
-                # short line (many feeds' summaries).
+                # short line (many feeds' summaries); a section number "(1)" right before
+                # the first paragraph is the article's own, like the "(2)" that will follow.
+                section = None if whole_page or not _SECTION.match(raw) else raw.strip()
                 if fallback is None and words >= 3:
                     text = clean_inline(raw)
                     if len(text.split()) >= 3 and not is_chrome(text):
@@ -287,6 +293,8 @@ def _candidates(content: str, title: str) -> Iterator[Paragraph]:
         if held is not None:
             yield held
             yield from inside
+        elif section is not None:
+            yield Paragraph(section, prose=False)
         inside = []
         held = Paragraph(text, soft=soft and count > 0)
         count += 1

@@ -45,15 +45,15 @@ def test_dialogue_and_a_line_ending_in_a_colon_stay_in_their_place() -> None:
 
 
 def test_section_numbers_and_stanzas_keep_their_place() -> None:
-    """mosab.co.uk "shortcuts": "(2)" stays between its sections; lines split by <br> stay
-    together; the excerpt never ends on such a short line."""
+    """mosab.co.uk "shortcuts": "(1)" opens the excerpt and "(2)" stays between its sections;
+    lines split by <br> stay together; the excerpt never ends on such a short line."""
     item = real_item("ar-blog-mosab-zola-atom.xml", "https://mosab.co.uk/ar/blog/shortcuts/")
     lines = render_one(item).excerpt
     source = source_lines(item.content_html)
     start = source.index(lines[0])
     assert [line.removesuffix(" " + ELLIPSIS) for line in lines] == \
         source[start:start + len(lines)]
-    assert "(2)" in lines and lines[-1] not in ("(3)", "(4)", "(0)")
+    assert lines[0] == "(1)" and "(2)" in lines and lines[-1] not in ("(3)", "(4)", "(0)")
     stanza = _excerpt("<p>السطر الأول من المقطع هنا..<br>والسطر الثاني يتبعه..<br><br>"
                       "وهذه فقرة جديدة بعد سطر فارغ.</p>")
     assert stanza == "السطر الأول من المقطع هنا..\nوالسطر الثاني يتبعه..\n\n" \
