@@ -107,11 +107,16 @@ def _target(value: Any) -> Any:
     return value
 
 
+FEED_NAME_MAX = 80  # a post's source line is cut to this length anyway
+
+
 class FeedConfig(_Strict):
-    """A feed and the chats its new items go to."""
+    """A feed and the chats its new items go to. `name`: how its posts name their source
+    (the feed's own title is often an aggregator's or a generator's boilerplate)."""
 
     url: str
     channels: tuple[Annotated[FeedTarget, BeforeValidator(_target)], ...]
+    name: str | None = None              # the source line of its posts; default: the feed's title
     interval: Duration = 600.0
     mode: Literal["auto", "review"] = "auto"
     first_run: Literal["none", "latest", "all"] = "latest"
@@ -128,6 +133,18 @@ class FeedConfig(_Strict):
         value = value.strip()
         if not re.match(r"^(https?://|file:)", value, re.IGNORECASE):
             raise ValueError("must be an http://, https:// or file: URL")
+        return value
+
+    @field_validator("name")
+    @classmethod
+    def _display_name(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = " ".join(value.split())
+        if not value:
+            raise ValueError("must not be empty (leave the key out to use the feed's title)")
+        if len(value) > FEED_NAME_MAX:
+            raise ValueError(f"must be at most {FEED_NAME_MAX} characters")
         return value
 
     @field_validator("channels")

@@ -19,6 +19,7 @@ from formatters.dates import post_date, zone
 from formatters.errors import TemplateError, UnrenderableArticle
 from formatters.excerpt import Excerpt, cut_text
 from formatters.hashtags import hashtags
+from formatters.metadata import clean_author, clean_title, plausible_date, site_names, source_line
 from model.post import PostOptions, RenderedPost
 from formatters.preview import render_preview_html
 from formatters.rtl import LRI, PDI, has_rtl, isolate_line, isolate_text, line_mark
@@ -39,7 +40,7 @@ from formatters.templates import (
     render,
     validate_template,
 )
-from formatters.text import clean_inline
+from formatters.text import clean_inline, comparison_key
 
 __all__ = ["UnrenderableArticle", "render_post", "render_preview_html", "validate_template"]
 
@@ -55,10 +56,10 @@ _FIT_ATTEMPTS = 8
 _INVISIBLE = frozenset("\u200b\u200c\u200d\u200e\u200f\u2066\u2067\u2068\u2069\ufeff")
 
 
-def _short(value: object, limit: int) -> str:
+def _clean(value: object) -> str:
     if not isinstance(value, str) or not value:
         return ""
-    return cut_text(clean_inline(value[:RAW_FIELD_MAX]), limit)
+    return clean_inline(value[:RAW_FIELD_MAX])
 
 
 def _plain(text: str, language: str) -> Fragment:
@@ -143,17 +144,25 @@ def render_post(article: Article, options: PostOptions, *, timezone: str,
 def _render(article: Article, channel: PostOptions, *, timezone: str,
             first_seen: datetime) -> RenderedPost:
     language = channel.language if channel.language in _LINK_LABEL else "ar"
-    title = _short(article.title, TITLE_MAX)
+    # Metadata as a sub-editor would write it (formatters.metadata): no site name after the
+    # title, no placeholder byline, no feed boilerplate as the source, no impossible date.
+    source_name = _clean(article.source_name)
+    names = site_names(source=source_name, urls=(_clean(article.url), _clean(article.feed_url)))
+    title = cut_text(clean_title(_clean(article.title), names), TITLE_MAX)
     excerpt = Excerpt.from_content(article.content_html if isinstance(article.content_html, str)
                                    else "", title=title)
     if not title and excerpt.empty:
         raise UnrenderableArticle("nothing to show: no title and no body text")
+    if excerpt.empty and not any(ch.isalpha() for ch in title):
+        raise UnrenderableArticle(f"nothing to show: the title {title!r} has no words and "
+                                  "there is no body text")
 
-    author = _short(article.author, AUTHOR_MAX)
-    source = _short(article.source_name, SOURCE_MAX)
-    if source.casefold() == author.casefold():
+    author = cut_text(clean_author(_clean(article.author), names), AUTHOR_MAX)
+    source = cut_text(source_line(source_name), SOURCE_MAX)
+    if comparison_key(source) == comparison_key(author):
         source = ""
-    date = post_date(article.published_at, first_seen,
+    published = plausible_date(article.published_at, first_seen, link=_clean(article.url))
+    date = post_date(published, first_seen,
                      tz=zone(channel.timezone or timezone), language=language,
                      month_names=channel.month_names, digits=channel.digits,
                      calendars=channel.calendars)

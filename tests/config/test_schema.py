@@ -54,6 +54,17 @@ def test_feed_channels_accept_ids_usernames_and_topics() -> None:
     assert config.feeds[0].interval == 7200.0
 
 
+def test_feed_name_is_the_display_name_of_its_source() -> None:
+    """A feed's `name` is kept with its spaces tidied; empty or overlong ones are refused by key."""
+    feed = {**BASE["feeds"][0], "name": "  الحرة \n"}
+    assert parse_config({**BASE, "feeds": [feed]}).feeds[0].name == "الحرة"
+    assert parse_config(BASE).feeds[0].name is None
+    for bad, reason in (("  ", "must not be empty"), ("س" * 81, "at most 80")):
+        with pytest.raises(ConfigError) as caught:
+            parse_config({**BASE, "feeds": [{**BASE["feeds"][0], "name": bad}]})
+        assert "feeds[0].name" in str(caught.value) and reason in str(caught.value)
+
+
 def test_not_yaml_and_missing_file_are_clear(tmp_path: Path) -> None:
     """Unreadable and unparsable files give a message naming the file."""
     with pytest.raises(ConfigError, match="cannot read"):

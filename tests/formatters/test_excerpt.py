@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import regex
 
-from formatters import excerpt as excerpt_module
+from formatters import paragraphs as paragraphs_module
 from formatters.excerpt import ELLIPSIS, Excerpt, cut_text
 from tests.formatters.conftest import SEED_TITLE, seed_html
 
@@ -22,15 +22,22 @@ def _paragraphs(html: str, title: str = "", count: int = 100) -> list[str]:
 
 
 def test_seed_article_furniture_is_dropped() -> None:
-    """Login box, captcha, contact link, date line, title, subheadings and "back to top" never show."""
-    paragraphs = _paragraphs(seed_html(), SEED_TITLE)
+    """Login box, captcha, contact link, date line and title never show; the subheadings inside
+    the article stay in their place (short lines are furniture only at the article's edges)."""
+    excerpt = Excerpt.from_content(seed_html(), title=SEED_TITLE)
+    excerpt._fill(100)
+    paragraphs = excerpt.paragraphs
     joined = "\n".join(paragraphs)
     for furniture in ("تسجيل الدخول", "اسم المستخدم", "كلمة المرور", "Captcha", "تواصل معنا",
-                      "الموافق", "الدوافع والأسباب", "النظام السوري واللعبة الدولية"):
+                      "الموافق"):
         assert furniture not in joined
     assert SEED_TITLE not in joined
     assert "أعلى" not in paragraphs
     assert paragraphs[0].startswith("كانت روسيا حليفًا قويًا لنظام الأسد")
+    heading = paragraphs.index("الدوافع والأسباب")
+    assert paragraphs[heading - 1].startswith("فمن عداء وقتال، إلى شراكة استراتيجية مأمولة")
+    assert paragraphs[heading + 1].startswith("بالنسبة للحكومة السورية بزعامة أحمد الشرع")
+    assert not excerpt.items[heading].prose and excerpt.items[heading + 1].prose
 
 
 def test_seed_article_pull_quotes_are_dropped_where_they_first_appear() -> None:
@@ -46,12 +53,15 @@ def test_seed_article_pull_quotes_are_dropped_where_they_first_appear() -> None:
 
 
 def test_seed_excerpt_default_budget() -> None:
-    """The default 450-character excerpt is the standfirst plus the next paragraph cut at a clause."""
+    """The default 450-character excerpt is the standfirst, ending on its sentence: the next
+    paragraph is one long sentence that does not fit, so no cut is made inside it."""
     text = Excerpt.from_content(seed_html(), title=SEED_TITLE).text(450)
-    first, second = text.split("\n\n")
-    assert first.endswith("طوال سنوات الثورة السابقة.")
-    assert second.endswith("في ٢٧ نوفمبر الماضي" + ELLIPSIS)
+    assert "\n\n" not in text
+    assert text.endswith("طوال سنوات الثورة السابقة. " + ELLIPSIS)
     assert len(text) <= 450
+    longer = Excerpt.from_content(seed_html(), title=SEED_TITLE).text(600)
+    first, second = longer.split("\n\n")
+    assert second.endswith("لإسقاط نظام الأسد. " + ELLIPSIS)
 
 
 def test_entities_decoded_tags_dropped_whitespace_normalised() -> None:
@@ -166,7 +176,7 @@ def test_long_content_parsed_in_two_steps_gives_the_same_paragraphs(
         html = "".join(f"<li>قائمة {i}</li>" for i in range(furniture_lines)) + "".join(prose)
         assert len(html) > 9000
         two_steps = _paragraphs(html, count=1000)
-        monkeypatch.setattr(excerpt_module, "_FIRST_PARSE", 10**9)
+        monkeypatch.setattr(paragraphs_module, "_FIRST_PARSE", 10**9)
         one_step = _paragraphs(html, count=1000)
         monkeypatch.undo()
         assert two_steps == one_step
