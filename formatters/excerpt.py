@@ -215,7 +215,7 @@ def _needle(anchor: str) -> str:
     return max(pieces, key=len) if len(pieces) > 1 else anchor
 
 
-def _is_title(text: str, title_key: str) -> bool:
+def is_title(text: str, title_key: str) -> bool:
     """The title again, maybe with the site's name after it."""
     key = comparison_key(text)
     if key == title_key:
@@ -258,7 +258,7 @@ def _candidates(content: str, title: str) -> Iterator[Paragraph]:
         # only what is kept.
         if not raw or _furniture_anywhere(raw):
             continue
-        if held is None and title_key and len(raw) <= title_span and _is_title(raw, title_key):
+        if held is None and title_key and len(raw) <= title_span and is_title(raw, title_key):
             continue  # the title at the top; further down the same words are the text's own
         if not is_prose(raw):
             words = len(raw.split())

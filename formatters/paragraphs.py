@@ -32,14 +32,14 @@ class RawParagraph(NamedTuple):
     item: bool     # it is a list item (<li>)
 
 # Elements that end a paragraph. Text directly in one of them belongs to it.
-_BLOCKS = frozenset((
+BLOCKS = frozenset((
     "address", "article", "aside", "blockquote", "body", "br", "center", "dd", "details",
     "dialog", "div", "dl", "dt", "fieldset", "figcaption", "figure", "footer", "form", "h1",
     "h2", "h3", "h4", "h5", "h6", "header", "hgroup", "hr", "li", "main", "menu", "nav", "ol",
     "p", "pre", "section", "summary", "table", "tbody", "td", "tfoot", "th", "thead", "tr", "ul"
 ))
 # Elements whose text is never prose: code, styling, widgets, and page chrome.
-_SKIP = frozenset((
+SKIP = frozenset((
     "script", "style", "noscript", "template", "iframe", "object", "embed", "svg", "math",
     "canvas", "video", "audio", "select", "option", "button", "textarea", "input", "label",
     "nav", "header", "footer", "aside", "form", "figcaption", "head", "title", "menu", "dialog"
@@ -57,9 +57,9 @@ def _block_context(parent: LexborNode) -> tuple[int, bool, bool]:
         if node is None:
             break
         tag = node.tag
-        if tag in _SKIP:
+        if tag in SKIP:
             return block, True, item
-        if not block and tag in _BLOCKS:
+        if not block and tag in BLOCKS:
             block = node.mem_id
             item = tag == "li"
         if tag == "body":
@@ -114,7 +114,7 @@ def _html_paragraphs(tree: LexborHTMLParser,
                     parts = []
                 current, item = block, in_item
             parts.append(text)
-        elif tag in _BLOCKS:
+        elif tag in BLOCKS:
             if parts and "".join(parts).strip():
                 if held is not None:  # cannot happen: text flushed it
                     yield held
@@ -136,7 +136,7 @@ def _html_paragraphs(tree: LexborHTMLParser,
         yield RawParagraph("".join(parts), max(parts, key=len), False, item)
 
 
-def _tree(content: str) -> LexborHTMLParser:
+def parse_tree(content: str) -> LexborHTMLParser:
     try:
         return LexborHTMLParser(content)
     except UnicodeEncodeError:  # lone surrogates from a broken decoder: rare, so checked late
@@ -152,15 +152,15 @@ def _html_stream(content: str) -> Iterator[RawParagraph]:
     of the prefix may be cut short, so it is always taken from the whole parse.
     """
     if len(content) <= _FIRST_PARSE * 3 // 2:
-        return _html_paragraphs(_tree(content))
+        return _html_paragraphs(parse_tree(content))
     given: list[str] = []
-    return chain(_html_paragraphs(_tree(content[:_FIRST_PARSE]), given),
+    return chain(_html_paragraphs(parse_tree(content[:_FIRST_PARSE]), given),
                  _rest(content, given))
 
 
 def _rest(content: str, given: list[str]) -> Iterator[RawParagraph]:
     done = set(given)
-    for index, item in enumerate(_html_paragraphs(_tree(content))):
+    for index, item in enumerate(_html_paragraphs(parse_tree(content))):
         if index >= len(given) and item[0] not in done:
             yield item
 

@@ -14,13 +14,11 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from model.article import Article
 from formatters.dates import post_date, zone
 from formatters.errors import TemplateError, UnrenderableArticle
 from formatters.excerpt import Excerpt, cut_text
 from formatters.hashtags import hashtags
 from formatters.metadata import clean_author, clean_title, plausible_date, site_names, source_line
-from model.post import PostOptions, RenderedPost
 from formatters.preview import render_preview_html
 from formatters.rtl import LRI, PDI, has_rtl, isolate_line, isolate_text, line_mark
 from formatters.telegram_html import (
@@ -41,6 +39,8 @@ from formatters.templates import (
     validate_template,
 )
 from formatters.text import clean_inline, comparison_key
+from model.article import Article
+from model.post import PostOptions, RenderedPost
 
 __all__ = ["UnrenderableArticle", "render_post", "render_preview_html", "validate_template"]
 

@@ -37,21 +37,15 @@ from dataclasses import dataclass, field
 
 from selectolax.lexbor import LexborNode
 
-from formatters.excerpt import (
-    _BLOCKS,
-    _SKIP,
-    _is_chrome,
-    _is_prompt,
-    _is_prose,
-    _is_title,
-    _tree,
-)
+from formatters.excerpt import is_title
+from formatters.furniture import is_chrome, is_prompt, is_prose
+from formatters.paragraphs import BLOCKS, SKIP, parse_tree
 from formatters.text import clean_inline, comparison_key
 
 MAX_CONTENT_CHARS = 300_000   # a rich message holds 32,768 characters: more is never shown
 _REPEAT_WINDOW = 600          # prose paragraphs searched for repeats (a message holds 500 blocks)
 _MAX_DEPTH = 64
-_SKIPPED = (_SKIP - {"aside"}) | {"pre", "table"}
+_SKIPPED = (SKIP - {"aside"}) | {"pre", "table"}
 _LEFT_OUT = {"pre": "code block", "table": "table", "img": "image", "video": "video",
              "iframe": "embedded frame"}
 _HEADINGS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4, "h5": 5, "h6": 6}
@@ -144,7 +138,7 @@ def _context(parent: LexborNode) -> _Context:
             skipped = True
         if tag == "a":
             link = True
-        if not block and tag in _BLOCKS:
+        if not block and tag in BLOCKS:
             block = node.mem_id
         if not heading and tag in _HEADINGS:
             heading = _HEADINGS[tag]
@@ -170,7 +164,7 @@ class _Raw:
 
 
 def _raw_paragraphs(content: str, left_out: Counter[str]) -> Iterator[_Raw]:
-    tree = _tree(content)
+    tree = parse_tree(content)
     body = tree.body
     if body is None:
         return
@@ -192,7 +186,7 @@ def _raw_paragraphs(content: str, left_out: Counter[str]) -> Iterator[_Raw]:
                 parent = node.parent
                 if parent is None or not _context(parent).skipped:
                     left_out[_LEFT_OUT[tag]] += 1
-            if tag in _BLOCKS:
+            if tag in BLOCKS:
                 yield from flush()
             continue
         parent = node.parent
@@ -245,7 +239,7 @@ def _collect(raws: Iterator[_Raw], title_key: str) -> list[_Item]:
     last_item: dict[int, int] = {}   # list id -> mem_id of the <li> its last text came from
     for raw in raws:
         text = _strip_trailer(clean_inline(raw.text))
-        if not any(ch.isalnum() for ch in text) or _is_prompt(text):
+        if not any(ch.isalnum() for ch in text) or is_prompt(text):
             continue  # nothing to read ("«", "* * *"), or a prompt
         ctx = raw.context
         if ctx.quote:
@@ -272,15 +266,15 @@ def _collect(raws: Iterator[_Raw], title_key: str) -> list[_Item]:
                     listing.links += 1
             last_item[ctx.list_id] = ctx.item
             continue
-        if title_key and _is_title(text, title_key):
+        if title_key and is_title(text, title_key):
             continue
         if ctx.heading:
             words = len(text.split())
-            if words <= HEADING_MAX_WORDS and not _is_chrome(text) \
+            if words <= HEADING_MAX_WORDS and not is_chrome(text) \
                     and _FURNITURE_TITLE.search(text) is None:
                 items.append(_Item("heading", text, level=min(max(ctx.heading, 2), 6)))
             continue
-        items.append(_Item("prose" if _is_prose(text) else "short", text))
+        items.append(_Item("prose" if is_prose(text) else "short", text))
     return items
 
 
@@ -325,7 +319,7 @@ def _decide(items: list[_Item]) -> list[Part]:
         elif item.kind == "heading":
             parts.append(Heading(item.text, item.level))
         elif item.kind == "short":
-            if not first < index < last or _is_chrome(item.text) or item.text.count("|") >= 2 \
+            if not first < index < last or is_chrome(item.text) or item.text.count("|") >= 2 \
                     or _TWO_LETTERS.search(item.text) is None \
                     or _FURNITURE_TITLE.search(item.text) is not None:
                 continue
@@ -338,9 +332,9 @@ def _decide(items: list[_Item]) -> list[Part]:
             if quote is not None:
                 parts.append(quote)
         elif item.kind == "list":
-            kept = [t for t in item.texts if not (_is_chrome(t) and len(t.split()) < 6)]
+            kept = [t for t in item.texts if not (is_chrome(t) and len(t.split()) < 6)]
             if not kept or item.links * 2 > len(item.texts) or (
-                    index < first and sum(map(_is_prose, kept)) * 2 <= len(kept)):
+                    index < first and sum(map(is_prose, kept)) * 2 <= len(kept)):
                 continue  # a list of links or of chrome, or a menu above the article
             parts.append(ListPart(tuple(kept), item.ordered))
     return _drop_orphan_headings(parts)
@@ -361,7 +355,7 @@ def _is_subheading(items: list[_Item], index: int) -> bool:
 
 
 def _quote(item: _Item, haystack: str) -> Quote | None:
-    texts = [t for t in item.texts if not _is_chrome(t) or len(t.split()) >= 6]
+    texts = [t for t in item.texts if not is_chrome(t) or len(t.split()) >= 6]
     if not texts:
         return None
     key = comparison_key(" ".join(texts))
@@ -390,7 +384,7 @@ def _drop_orphan_headings(parts: list[Part]) -> list[Part]:
 def _fallback(items: list[_Item]) -> list[Part]:
     """No prose at all: a one-line summary, if there is one."""
     for item in items:
-        if item.kind == "short" and len(item.text.split()) >= 3 and not _is_chrome(item.text) \
+        if item.kind == "short" and len(item.text.split()) >= 3 and not is_chrome(item.text) \
                 and item.text.count("|") < 2:
             return [Paragraph(item.text)]
     return []
