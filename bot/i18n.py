@@ -9,7 +9,13 @@ compiled in memory with Babel, so a reply is never left untranslated.
   * wraps a value with no Arabic letter in it (a URL, @channel, a number or date) in an isolate
     (LRI…PDI) so it keeps its own order inside the Arabic sentence, and
   * starts every line that does not begin with an Arabic letter with RLM, so each line is a
-    right-to-left paragraph on every client (the same rule the posts follow).
+    right-to-left paragraph on every client (the same rule the posts follow). "Begin" counts
+    what is inside isolates: Telegram Desktop and Chromium's dir=auto take the first strong
+    letter they meet, so a line opening with an isolated "/push" would go left to right there.
+
+Counts go through gettext's plural forms (`Translator.n` for a whole line, `Translator.counted`
+for a phrase inside one): Arabic has six (zero, one, two, 3-10, 11-99, 100 and more; see the
+Plural-Forms header of ar/LC_MESSAGES/nashir.po), English two.
 """
 from __future__ import annotations
 
@@ -79,8 +85,10 @@ def catalog(lang: str) -> gettext.NullTranslations:
     return gettext.NullTranslations()
 
 
-def first_strong(text: str) -> str:
-    """Bidi class (L, R or AL) of the first strong character outside isolates; '' if none."""
+def first_strong(text: str, *, skip_isolates: bool = True) -> str:
+    """Bidi class (L, R or AL) of the first strong character; '' if none. With
+    `skip_isolates` (UAX #9 rule P2) the text inside isolates does not count; without, it does,
+    as in Telegram Desktop's StringDirection() and Chromium's dir=auto."""
     depth = 0
     for char in text:
         if char in _ISOLATE_OPEN:
@@ -89,7 +97,7 @@ def first_strong(text: str) -> str:
         if char == PDI:
             depth = max(0, depth - 1)
             continue
-        if depth:
+        if depth and skip_isolates:
             continue
         kind = unicodedata.bidirectional(char)
         if kind in ("L", "R", "AL"):
@@ -102,11 +110,12 @@ def has_arabic(text: str) -> bool:
 
 
 def rtl_lines(text: str) -> str:
-    """Prefix RLM to each non-empty line of HTML whose first strong character is not RTL."""
+    """Prefix RLM to each non-empty line of HTML whose first strong character, isolates
+    included, is not RTL (so no client can read it left to right, whichever rule it follows)."""
     lines = []
     for line in text.split("\n"):
         plain = html.unescape(_TAG.sub("", line))
-        if plain.strip() and first_strong(plain) not in ("R", "AL"):
+        if plain.strip() and first_strong(plain, skip_isolates=False) not in ("R", "AL"):
             line = RLM + line
         lines.append(line)
     return "\n".join(lines)
@@ -163,6 +172,26 @@ class Translator:
         formatted = translated.format(**{k: self.value(v) for k, v in values.items()})
         return Html(self.finish(formatted))
 
+    def n(self, singular: str, plural: str, count: int, **values: Any) -> Html:
+        """A counted message in the form the language needs for `count` (gettext ngettext;
+        `{count}` in it is the number), as a whole reply or line."""
+        return Html(self.finish(self.counted(singular, plural, count, **values)))
+
+    def counted(self, singular: str, plural: str, count: int, **values: Any) -> Html:
+        """A counted phrase to put into another message as a value ("5 تغذيات"): like `n`,
+        without the line's direction mark."""
+        translated = self._catalog.ngettext(singular, plural, count)
+        if self.rtl and translated not in (singular, plural):
+            translated = isolate_latin(translated)
+        return Html(translated.format(**{k: self.value(v)
+                                         for k, v in {**values, "count": count}.items()}))
+
+    def button_n(self, singular: str, plural: str, count: int, **values: Any) -> str:
+        """A counted button label: plain text (no HTML), values cleaned."""
+        translated = self._catalog.ngettext(singular, plural, count)
+        cleaned = {k: clean_value(v, 40) for k, v in values.items()}
+        return translated.format(**cleaned, count=count)
+
     def finish(self, text: str) -> str:
         """Apply the direction rule to a whole reply (lines joined from several messages)."""
         return rtl_lines(text) if self.rtl else text
@@ -198,18 +227,22 @@ def compile_catalogs() -> list[Path]:
     return written
 
 
-def extract_messages() -> set[str]:
-    """Every msgid used in the bot package: calls of t(...), t.raw(...), t.button(...), N_(...)."""
+def extract_messages() -> set[str | tuple[str, str]]:
+    """Every msgid used in the bot package: calls of t(...), t.raw(...), t.button(...), N_(...),
+    and the (singular, plural) pairs of t.n(...), t.counted(...), t.button_n(...)."""
     from babel.messages.extract import extract_from_dir
 
-    keywords = {"t": None, "raw": None, "button": None, "N_": None, "_": None}
-    found = set()
+    keywords: dict[str, Any] = {"t": None, "raw": None, "button": None, "N_": None, "_": None,
+                                "n": (1, 2), "counted": (1, 2), "button_n": (1, 2)}
+    found: set[str | tuple[str, str]] = set()
     root = Path(__file__).resolve().parent
     for _file, _line, message, _comments, _context in extract_from_dir(
         str(root), method_map=[("**.py", "python")], keywords=keywords,
     ):
         if isinstance(message, str) and message:
             found.add(message)
+        elif isinstance(message, tuple) and len(message) == 2 and all(message):
+            found.add((str(message[0]), str(message[1])))
     return found
 
 

@@ -20,7 +20,7 @@ from bot.handlers.common import (
     translator_for,
     user_label,
 )
-from bot.i18n import Translator
+from bot.i18n import Html, Translator
 from model.errors import FeedParseError, FetchError
 from ops.opml import OpmlError, export_opml, registry_feeds
 from ops.opml import parse_opml as parse_outlines
@@ -50,7 +50,7 @@ async def export_feeds(update: Update, context: NashirContext) -> None:
     await context.data.audit.record(user.id if user else 0, user_label(update), "opml.export",
                                     f"{len(config.feeds)} feeds")
     await chat.send_document(InputFile(io.BytesIO(data), filename="nashir-feeds.opml"),
-                             caption=t("{count} feeds.", count=len(config.feeds)))
+                             caption=t.n("{count} feed.", "{count} feeds.", len(config.feeds)))
 
 
 async def import_document(update: Update, context: NashirContext) -> None:
@@ -86,7 +86,8 @@ async def import_document(update: Update, context: NashirContext) -> None:
         await reply(update, t("The file lists no feeds."))
         return
     entries = entries[:MAX_OPML_FEEDS]
-    progress = await reply(update, t("Checking {count} feeds…", count=len(entries)))
+    progress = await reply(update, t.n("Checking {count} feed…", "Checking {count} feeds…",
+                                       len(entries)))
     user = update.effective_user
     uid = user.id if user else 0
     added, present, failed = 0, 0, []
@@ -112,8 +113,8 @@ async def import_document(update: Update, context: NashirContext) -> None:
     await context.data.audit.record(uid, user_label(update), "opml.import",
                                     f"{added} added, {present} already, {len(failed)} failed "
                                     f"-> {channel.chat}")
-    lines = [t("✅ Import finished: {added} added, {present} already followed, {failed} failed.",
-               added=added, present=present, failed=len(failed))]
+    lines = [t("✅ Import finished: {added}, {present}, {failed}.",
+               **_tally(t, added, present, len(failed)))]
     for url, reason in failed[:10]:
         lines.append(t("• {url}: {reason}", url=url, reason=reason[:120]))
     final = join_lines(t, lines)
@@ -121,11 +122,17 @@ async def import_document(update: Update, context: NashirContext) -> None:
         await reply(update, final)
 
 
+def _tally(t: Translator, added: int, present: int, failed: int) -> dict[str, Html]:
+    """The three counts of an import, each in the form its number needs."""
+    return {"added": t.counted("{count} added", "{count} added", added),
+            "present": t.counted("{count} already followed", "{count} already followed", present),
+            "failed": t.counted("{count} failed", "{count} failed", failed)}
+
+
 async def _progress(message: Message | None, t: Translator, done: int, total: int, added: int,
                     present: int, failed: int) -> None:
     try:
-        await edit(message, t("Checking feeds: {done}/{total} ({added} added, {present} already "
-                              "followed, {failed} failed)…", done=done, total=total,
-                              added=added, present=present, failed=failed))
+        await edit(message, t("Checking feeds: {done}/{total} ({added}, {present}, {failed})…",
+                              done=done, total=total, **_tally(t, added, present, failed)))
     except TelegramError as exc:
         logger.info("progress edit failed: %s", exc)

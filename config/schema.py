@@ -18,8 +18,21 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
+)
+
+from config.languages import (
+    CALENDARS,
+    DIGITS,
+    MONTH_NAMES,
+    Calendar,
+    Digits,
+    Language,
+    MonthNames,
+    default_calendars,
+    default_digits,
 )
 
 
@@ -73,10 +86,10 @@ class ChannelConfig(_Strict):
     """A chat the bot posts to, and how its posts look."""
 
     chat: Chat
-    language: Literal["ar", "en"] = "ar"
-    digits: Literal["latin", "arabic"] = "latin"
-    calendars: tuple[Literal["gregorian", "hijri"], ...] = ("gregorian",)
-    month_names: Literal["standard", "levantine"] = "standard"
+    language: Language = "ar"
+    digits: Digits = "latin"             # default: the language's own (config.languages)
+    calendars: tuple[Calendar, ...] = ("gregorian",)  # default: the language's own
+    month_names: MonthNames = "standard"
     timezone: str | None = None          # overrides the top-level timezone for this channel
     template: str | None = None          # operator's own template; fields by name
     photo: bool = False                  # post the article's image with a caption
@@ -85,6 +98,48 @@ class ChannelConfig(_Strict):
     hashtags: bool = True
     edit_on_change: bool = False         # edit the posted message when the article changes
     paused: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _language_defaults(cls, data: Any) -> Any:
+        # `digits` and `calendars` left out mean the language's own (Persian: ۰۱۲۳, Solar Hijri).
+        if isinstance(data, dict):
+            language = str(data.get("language", "ar"))
+            if "digits" not in data:
+                data = {**data, "digits": default_digits(language)}
+            if "calendars" not in data:
+                data = {**data, "calendars": default_calendars(language)}
+        return data
+
+    @field_validator("digits")
+    @classmethod
+    def _digits_for_language(cls, value: str, info: ValidationInfo) -> str:
+        language = info.data.get("language")
+        allowed = DIGITS.get(language or "", ())
+        if language and value not in allowed:
+            raise ValueError(f"a channel in language {language} can write digits only as "
+                             f"{' or '.join(allowed)}")
+        return value
+
+    @field_validator("calendars")
+    @classmethod
+    def _calendars_for_language(cls, value: tuple[str, ...],
+                                info: ValidationInfo) -> tuple[str, ...]:
+        language = info.data.get("language")
+        allowed = CALENDARS.get(language or "", ())
+        wrong = [c for c in value if c not in allowed]
+        if language and wrong:
+            raise ValueError(f"a channel in language {language} cannot show the {wrong[0]} "
+                             f"calendar; it can show {', '.join(allowed)}")
+        return value
+
+    @field_validator("month_names")
+    @classmethod
+    def _month_names_for_language(cls, value: str, info: ValidationInfo) -> str:
+        language = info.data.get("language")
+        if language and value not in MONTH_NAMES.get(language, ()):
+            raise ValueError(f"{value} month names are Arabic only (language is {language})")
+        return value
 
     @field_validator("timezone")
     @classmethod

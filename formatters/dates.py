@@ -8,6 +8,10 @@ replaced by the moment the bot first saw the item, and the line says exactly tha
 Formatting comes from CLDR via Babel (weekday and month names; `ar_EG` for the يناير/سبتمبر set,
 `ar_SY` for the كانون الثاني/أيلول set) and from hijridate for the Umm al-Qura calendar, which
 only covers 1924-08-01 .. 2077-11-16: outside that range the Hijri part is left out.
+
+Persian, Urdu and Hebrew (`formatters.dates_cldr`) take the weekday, the Gregorian month names,
+the date pattern and the era names from CLDR too; the Solar Hijri date from jdatetime, the
+Hebrew date from pyluach.
 """
 from __future__ import annotations
 
@@ -22,6 +26,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from babel.dates import format_date
 from hijridate import Gregorian
 
+from formatters.dates_cldr import format_day_cldr
+from formatters.labels import LABELS
+
 logger = logging.getLogger(__name__)
 
 # A feed clock a little ahead of ours is normal; beyond this the date is not believed.
@@ -29,7 +36,7 @@ FUTURE_TOLERANCE = timedelta(minutes=10)
 _ARABIC_INDIC = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")  # U+0660..U+0669
 _LOCALES = {("ar", "standard"): "ar_EG", ("ar", "levantine"): "ar_SY"}
 _CALENDAR_SEPARATOR = " — "
-_FIRST_SEEN = {"ar": "رُصد في {date}", "en": "First seen {date}"}
+_CLDR_LANGUAGES = frozenset({"fa", "ur", "he"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,8 +98,10 @@ def format_day(day: date, *, language: str = "ar", month_names: str = "standard"
 
     The weekday is written once, in front; calendars follow the configured order. "م" marks the
     Gregorian year only when a Hijri date stands next to it. Cached: Babel takes ~80 µs a call
-    and a channel's posts share few distinct days.
+    and a channel's posts share few distinct days. Persian, Urdu and Hebrew: `format_day_cldr`.
     """
+    if language in _CLDR_LANGUAGES:
+        return format_day_cldr(day, language=language, digits=digits, calendars=tuple(calendars))
     wanted = [c for c in dict.fromkeys(calendars) if c in ("gregorian", "hijri")] or ["gregorian"]
     hijri = _hijri(day, language) if "hijri" in wanted else None
     if hijri is None:
@@ -133,6 +142,6 @@ def post_date(published_at: object, first_seen: object, *, tz: ZoneInfo | dt_tim
     if seen is not None:
         day = _local_day(seen, tz)
         if day is not None:
-            label = _FIRST_SEEN.get(language, _FIRST_SEEN["en"])
+            label = (LABELS.get(language) or LABELS["en"]).first_seen
             return PostDate(label.format(date=format_day(day, **style)), False, seen)
     return PostDate("", False, None)  # no moment we can vouch for: no date line at all

@@ -18,9 +18,10 @@ from formatters.dates import post_date, zone
 from formatters.errors import TemplateError, UnrenderableArticle
 from formatters.excerpt import Excerpt, cut_text
 from formatters.hashtags import hashtags
+from formatters.labels import LABELS
 from formatters.metadata import clean_author, clean_title, plausible_date, site_names, source_line
 from formatters.preview import render_preview_html
-from formatters.rtl import LRI, PDI, has_rtl, isolate_line, isolate_text, line_mark
+from formatters.rtl import LRI, PDI, first_strong_rtl, has_rtl, isolate_text, line_mark
 from formatters.telegram_html import (
     CAPTION_LIMIT,
     RAW_BYTES_LIMIT,
@@ -40,7 +41,7 @@ from formatters.templates import (
 )
 from formatters.text import clean_inline, comparison_key
 from model.article import Article
-from model.post import PostOptions, RenderedPost
+from model.post import PostOptions, RenderedPost, is_rtl
 
 __all__ = ["UnrenderableArticle", "render_post", "render_preview_html", "validate_template"]
 
@@ -51,7 +52,6 @@ AUTHOR_MAX = 80
 SOURCE_MAX = 80
 # Raw fields are cut before cleaning so a 1 MB "title" costs no more than a long one.
 RAW_FIELD_MAX = 4 * TITLE_MAX
-_LINK_LABEL = {"ar": "اقرأ المقال كاملاً", "en": "Read the full article"}
 _FIT_ATTEMPTS = 8
 _INVISIBLE = frozenset("\u200b\u200c\u200d\u200e\u200f\u2066\u2067\u2068\u2069\ufeff")
 
@@ -75,13 +75,17 @@ def _bold(text: str, language: str) -> Fragment:
 
 
 def _hashtag(tag: str, language: str) -> str:
-    # Each tag is isolated on its own: "#Syria #Russia" as one LTR run would read backwards.
-    # In an English post an Arabic tag goes in an LTR isolate, so "#" stays on its left as
-    # English readers expect, and nothing but the tag's own letters follows the "#" (an
-    # isolate character right after it would end Telegram's hashtag).
-    if language == "en" and has_rtl(tag):
+    # Each tag is isolated on its own, and only as a whole: "#Syria #Russia" as one LTR run
+    # would read backwards, and an isolate character inside a tag (after the "#", or between
+    # the Latin and the Arabic of "#COVID19_سوريا") would end Telegram's hashtag there. In an
+    # English post a tag with an RTL letter goes in an LTR isolate, so "#" stays on its left
+    # as English readers expect; in a right-to-left post so does a tag that starts with a
+    # Latin letter, and a tag that starts with an RTL letter stays in the line's direction.
+    if is_rtl(language):
+        return tag if first_strong_rtl(tag) else f"{LRI}{tag}{PDI}"
+    if has_rtl(tag):
         return f"{LRI}{tag}{PDI}"
-    return isolate_line(tag, language)
+    return tag
 
 
 def _hashtags(tags: list[str], language: str) -> Fragment:
@@ -143,7 +147,8 @@ def render_post(article: Article, options: PostOptions, *, timezone: str,
 
 def _render(article: Article, channel: PostOptions, *, timezone: str,
             first_seen: datetime) -> RenderedPost:
-    language = channel.language if channel.language in _LINK_LABEL else "ar"
+    language = channel.language if channel.language in LABELS else "ar"
+    read_more = LABELS[language].read_more
     # Metadata as a sub-editor would write it (formatters.metadata): no site name after the
     # title, no placeholder byline, no feed boilerplate as the source, no impossible date.
     source_name = _clean(article.source_name)
@@ -176,7 +181,7 @@ def _render(article: Article, channel: PostOptions, *, timezone: str,
         "author": _plain(author, language),
         "source": _plain(source, language),
         "hashtags": _hashtags(tags, language),
-        "link": Fragment(link(url, _LINK_LABEL[language]), _LINK_LABEL[language]) if url else EMPTY,
+        "link": Fragment(link(url, read_more), read_more) if url else EMPTY,
         "excerpt": EMPTY,
     }
     lines = compile_template(channel.template or DEFAULT_TEMPLATES[language], language)

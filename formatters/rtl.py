@@ -1,4 +1,5 @@
-"""Direction: making every line of a post read right to left (Arabic) or left to right (English).
+"""Direction: making every line of a post read right to left (Arabic, Persian, Urdu, Hebrew) or
+left to right (English). "Arabic" below stands for all four: the rules are the same.
 
 Strategy (see docs/formatting.md for the why):
 
@@ -22,6 +23,8 @@ import re
 import unicodedata
 
 import regex
+
+from model.post import is_rtl
 
 LRM, RLM, ALM = "\u200e", "\u200f", "\u061c"
 LRI, RLI, FSI, PDI = "\u2066", "\u2067", "\u2068", "\u2069"
@@ -127,7 +130,7 @@ def isolate_line(line: str, language: str) -> str:
     """Wrap the runs of one line that go against the post's direction in isolates."""
     if not line:
         return line
-    if language == "ar":
+    if is_rtl(language):
         if _RTL_CHAR.search(line) is None:
             return f"{LRI}{line}{PDI}" if _LTR_CHAR.search(line) else line
         if _LTR_CHAR.search(line) is None and "-" not in line and "\u2013" not in line \
@@ -153,9 +156,19 @@ def has_rtl(text: str) -> bool:
     return _RTL_CHAR.search(text) is not None
 
 
+_STRONG_CHAR = regex.compile(r"[\p{bc=L}\p{bc=R}\p{bc=AL}]")
+
+
+def first_strong_rtl(text: str) -> bool:
+    """Whether the first strong character of the text is right-to-left (isolates not skipped:
+    for clean text with none of ours in it)."""
+    found = _STRONG_CHAR.search(text)
+    return found is not None and _RTL_CHAR.match(found.group()) is not None
+
+
 def line_mark(language: str) -> str:
     """The strong mark every line of a post in `language` starts with."""
-    return RLM if language == "ar" else LRM
+    return RLM if is_rtl(language) else LRM
 
 
 def isolates_balanced(text: str) -> bool:

@@ -17,17 +17,17 @@ from functools import lru_cache
 from string import Formatter
 
 from formatters.errors import TemplateError
+from formatters.labels import DEFAULT_TEMPLATES
 from formatters.rtl import isolate_line
 from formatters.telegram_html import escape_text
 from formatters.text import strip_controls
 
+__all__ = ["DEFAULT_TEMPLATES", "EMPTY", "FIELDS", "Fragment", "compile_template", "render",
+           "validate_template"]
+
 FIELDS = ("title", "date", "excerpt", "link", "author", "source", "hashtags")
 MAX_TEMPLATE_CHARS = 2000
 
-DEFAULT_TEMPLATES = {
-    "ar": "{title}\n{date}\n\n{excerpt}\n\nبقلم: {author}\nالمصدر: {source}\n{link}\n\n{hashtags}",
-    "en": "{title}\n{date}\n\n{excerpt}\n\nBy {author}\nSource: {source}\n{link}\n\n{hashtags}",
-}
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,14 +5,23 @@ turns a channel's config into `PostOptions` (`post_options`)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
+from config.languages import (
+    CALENDARS,
+    DIGITS,
+    MONTH_NAMES,
+    Calendar,
+    Digits,
+    Language,
+    MonthNames,
+    default_calendars,
+    default_digits,
+    is_rtl,
+)
 from config.schema import ChannelConfig
 
-Language = Literal["ar", "en"]
-Digits = Literal["latin", "arabic"]
-Calendar = Literal["gregorian", "hijri"]
-MonthNames = Literal["standard", "levantine"]
+__all__ = ["Calendar", "Digits", "Language", "MonthNames", "PostOptions", "RenderedPost",
+           "is_rtl", "post_options"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,10 +41,25 @@ class PostOptions:
 
 
 def post_options(channel: ChannelConfig, *, language: Language | None = None) -> PostOptions:
-    """A channel's post options (in another `language` for a subscriber's private copy)."""
+    """A channel's post options (in another `language` for a subscriber's private copy).
+
+    In another language, the channel's digits, calendars and month names are kept where that
+    language can honour them and replaced by its own defaults where not (a Persian channel's
+    Solar Hijri date and ۰۱۲۳ digits become a Gregorian date with Latin digits in English)."""
+    if not language or language == channel.language:
+        return PostOptions(
+            language=channel.language, digits=channel.digits,
+            calendars=tuple(channel.calendars), month_names=channel.month_names,
+            timezone=channel.timezone, template=channel.template, photo=channel.photo,
+            link_preview=channel.link_preview, excerpt_chars=channel.excerpt_chars,
+            hashtags=channel.hashtags)
+    digits = channel.digits if channel.digits in DIGITS[language] else default_digits(language)
+    calendars = tuple(c for c in channel.calendars if c in CALENDARS[language]) \
+        or default_calendars(language)
+    month_names = channel.month_names if channel.month_names in MONTH_NAMES[language] \
+        else "standard"
     return PostOptions(
-        language=language or channel.language, digits=channel.digits,
-        calendars=tuple(channel.calendars), month_names=channel.month_names,
+        language=language, digits=digits, calendars=calendars, month_names=month_names,
         timezone=channel.timezone, template=channel.template, photo=channel.photo,
         link_preview=channel.link_preview, excerpt_chars=channel.excerpt_chars,
         hashtags=channel.hashtags)

@@ -244,7 +244,8 @@ async def addfeed(update: Update, context: NashirContext) -> None:
     if parsed.articles:
         newest = parsed.articles[0]
         lines.append(t("Newest item: {title}", title=newest.title or newest.url))
-        lines.append(t("Items in the feed now: {count}", count=len(parsed.articles)))
+        lines.append(t.n("Items in the feed now: {count}", "Items in the feed now: {count}",
+                         len(parsed.articles)))
     else:
         lines.append(t("The feed has no items yet."))
     lines.append(t("Posts go to {chat}. What should I do with the items already in it?",
@@ -252,7 +253,8 @@ async def addfeed(update: Update, context: NashirContext) -> None:
     markup = InlineKeyboardMarkup([
         [InlineKeyboardButton(t.button("Nothing: only new ones"), callback_data=f"a:{token}:none")],
         [InlineKeyboardButton(t.button("Post the newest"), callback_data=f"a:{token}:latest")],
-        [InlineKeyboardButton(t.button("Post all {count}", count=len(parsed.articles)),
+        [InlineKeyboardButton(t.button_n("Post all {count}", "Post all {count}",
+                                         len(parsed.articles)),
                               callback_data=f"a:{token}:all")],
         [InlineKeyboardButton(t.button("Cancel"), callback_data=f"a:{token}:c")],
     ])
@@ -512,13 +514,18 @@ async def status(update: Update, context: NashirContext) -> None:
             pass
     lines = [
         t("<b>Status</b>"),
-        t("Queue: {depth} waiting to be sent; {held} held back.", depth=depth, held=held),
-        t("Feeds: {ok} healthy, {failing} failing, {paused} paused, {new} not polled yet.",
-          **counts),
+        t("Queue: {waiting}; {held}.",
+          waiting=t.counted("{count} waiting to be sent", "{count} waiting to be sent", depth),
+          held=t.counted("{count} held back", "{count} held back", held)),
+        t("Feeds: {ok}, {failing}, {paused}, {new}.",
+          ok=t.counted("{count} healthy", "{count} healthy", counts["ok"]),
+          failing=t.counted("{count} failing", "{count} failing", counts["failing"]),
+          paused=t.counted("{count} paused", "{count} paused", counts["paused"]),
+          new=t.counted("{count} not polled yet", "{count} not polled yet", counts["new"])),
     ]
     for title, error in failing[:5]:
         lines.append(t("⚠️ {title}: {error}", title=title, error=error[:120] or "?"))
-    lines.append(t("Posts today: {count}.", count=posts_today))
+    lines.append(t.n("Posts today: {count}.", "Posts today: {count}.", posts_today))
     if last_post:
         lines.append(t("Last post: {time}.", time=local_time(context, last_post, with_date=True)))
     else:

@@ -28,8 +28,9 @@ async def gate(update: Update, context: NashirContext) -> None:
                        extra={"user_id": user.id})
         if decision.tell:
             t = await translator_for(update, context)
-            text = t("Too many commands at once. Wait {seconds} seconds, then try again.",
-                     seconds=decision.retry_in)
+            text = t.n("Too many commands at once. Wait {count} second, then try again.",
+                       "Too many commands at once. Wait {count} seconds, then try again.",
+                       decision.retry_in)
             if update.callback_query is not None:
                 await answer(update, text, alert=True)
             else:
@@ -39,8 +40,10 @@ async def gate(update: Update, context: NashirContext) -> None:
     text = message.text or message.caption if message is not None else None
     if text and len(text) > data.max_input_chars:
         t = await translator_for(update, context)
-        await reply(update, t("That message is too long for me ({count} characters; at most "
-                              "{limit}).", count=len(text), limit=data.max_input_chars))
+        await reply(update, t("That message is too long for me ({length}; at most {limit}).",
+                              length=t.counted("{count} character", "{count} characters",
+                                               len(text)),
+                              limit=data.max_input_chars))
         raise ApplicationHandlerStop
 
 

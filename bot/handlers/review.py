@@ -118,8 +118,9 @@ async def card_pressed(update: Update, context: NashirContext) -> None:
         if chat is None:
             return
         prompt = await chat.send_message(
-            t("Reply to this message with the new excerpt (at most {limit} characters).",
-              limit=MAX_EXCERPT_CHARS),
+            t.n("Reply to this message with the new excerpt (at most {count} character).",
+                "Reply to this message with the new excerpt (at most {count} characters).",
+                MAX_EXCERPT_CHARS),
             reply_markup=ForceReply(selective=True))
         await context.data.redis.set(keys.bot_review_awaiting_edit(str(chat.id),
                                                                    prompt.message_id),
@@ -193,8 +194,9 @@ async def reply_received(update: Update, context: NashirContext) -> None:
         return
     text = (message.text or "").strip()
     if not text or len(text) > MAX_EXCERPT_CHARS:
-        await reply(update, t("The excerpt must be between 1 and {limit} characters.",
-                              limit=MAX_EXCERPT_CHARS))
+        await reply(update, t.n("The excerpt must be between 1 and {count} character.",
+                                "The excerpt must be between 1 and {count} characters.",
+                                MAX_EXCERPT_CHARS))
         return
     desk = context.data.review
     if not await desk.set_excerpt(card, text):

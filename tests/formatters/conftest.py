@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 
 from config.schema import ChannelConfig
-from model.article import Article
-from model.post import PostOptions, RenderedPost, post_options
 from formatters.rtl import LRM, RLM, isolates_balanced
 from formatters.telegram_html import CAPTION_LIMIT, TEXT_LIMIT, html_to_plain
 from formatters.telegram_html import telegram_length as utf16_length
+from model.article import Article
+from model.post import PostOptions, RenderedPost, is_rtl, post_options
 from tests.fakes.telegram_html import telegram_length as tg_code_points
 from tests.fakes.telegram_html import validate_text
 
@@ -94,7 +94,7 @@ def check_post(post: RenderedPost) -> str:
     assert "\u200e\u200e" not in post.html and "\u200f\u200f" not in post.html
     assert "\u200e\u200f" not in post.html and "\u200f\u200e" not in post.html
     assert isolates_balanced(parsed.text)
-    mark = RLM if post.language == "ar" else LRM
+    mark = RLM if is_rtl(post.language) else LRM
     for line in parsed.text.split("\n"):
         if line.strip():
             assert line.startswith(mark), f"line without its direction mark: {line!r}"

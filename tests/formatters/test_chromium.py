@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from model.post import RenderedPost
 from formatters.post import render_post, render_preview_html
+from model.post import RenderedPost
 from tests.formatters.conftest import ARTIFACTS, FIRST_SEEN, article, channel, seed_html
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -52,6 +52,19 @@ def _posts() -> list[tuple[str, RenderedPost]]:
                             content_html="<p>The interview covered relations with موسكو and "
                                          "a 30% troop reduction since 2024-12-08.</p>"),
          channel(language="en", calendars=("gregorian", "hijri"))),
+        # Persian, Urdu and Hebrew: lines that start with Latin, digits and hashtags too.
+        ("persian", article(title="iPhone 17 در ایران: ۳۰٪ گران‌تر", author="Hossein Derakhshan",
+                            content_html="<p>2025-09-18: نشست در تهران با حضور 12 عضو آغاز شد.</p>",
+                            categories=("جامعه‌شناسی", "Iran")),
+         channel(language="fa", calendars=("persian", "gregorian"), template=starts)),
+        ("urdu", article(title="BBC اردو: پاکستان کے لیے امریکی امداد", source_name="BBC News اردو",
+                         content_html="<p>70 سالہ تعلقات میں جب بھی کشیدگی آتی ہے تو امداد رک جاتی ہے۔</p>",
+                         categories=("پاکستان", "US aid")),
+         channel(language="ur", calendars=("gregorian", "hijri"))),
+        ("hebrew", article(title="Harry Potter: האם נכתב בידי צוות?", author="אלי אשד",
+                           content_html="<p>3.1 מחר יום שלישי יתנהל דיון בין 8 ל-9 בבוקר.</p>",
+                           categories=("ספרות", "Fantasy")),
+         channel(language="he", calendars=("gregorian", "hebrew"), template=starts)),
     ]
     posts = []
     for label, art, chan in cases:
@@ -70,7 +83,8 @@ def _run(args: list[str], tmp_path: Path) -> str:
 
 
 def test_every_line_has_the_posts_direction_in_chromium(tmp_path: Path) -> None:
-    """Chromium computes RTL for every line of an Arabic post and LTR for an English one."""
+    """Chromium computes RTL for every line of an Arabic, Persian, Urdu or Hebrew post and LTR
+    for an English one."""
     page = render_preview_html(_posts())
     controls = "".join(f'<section lang="control"><p dir="auto" class="control">{c}</p></section>'
                        for c in _CONTROLS)
@@ -84,9 +98,10 @@ def test_every_line_has_the_posts_direction_in_chromium(tmp_path: Path) -> None:
     rows = json.loads(found.group(1).replace("&lt;", "<").replace("&gt;", ">")
                       .replace("&quot;", '"').replace("&amp;", "&"))
     lines = [r for r in rows if r["kind"] == "line"]
-    assert len(lines) >= 15
+    assert len(lines) >= 30
+    assert {r["lang"] for r in lines} == {"ar", "en", "fa", "ur", "he"}
     for row in lines:
-        expected = "rtl" if row["lang"] == "ar" else "ltr"
+        expected = "rtl" if row["lang"] in ("ar", "fa", "ur", "he") else "ltr"
         assert row["direction"] == expected, row
         assert row["rtl"] == (expected == "rtl"), row
     # The control: the same kind of lines without our marks come out LTR in the browser.
@@ -96,6 +111,6 @@ def test_every_line_has_the_posts_direction_in_chromium(tmp_path: Path) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     shot = ARTIFACTS / "formatters-preview.png"
     shutil.copyfile(path, ARTIFACTS / "formatters-preview.html")
-    _run([f"--screenshot={shot}", "--window-size=760,1900", "--hide-scrollbars", path.as_uri()],
+    _run([f"--screenshot={shot}", "--window-size=760,2600", "--hide-scrollbars", path.as_uri()],
          tmp_path)
     assert shot.is_file() and shot.stat().st_size > 10_000

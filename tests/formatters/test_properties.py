@@ -8,15 +8,16 @@ import regex
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from config.languages import CALENDARS, DIGITS, LANGUAGES, MONTH_NAMES, RTL_LANGUAGES
 from config.schema import ChannelConfig
-from model.post import PostOptions, post_options
-from model.article import Article
 from formatters.errors import UnrenderableArticle
 from formatters.excerpt import ELLIPSIS, cut_text
 from formatters.post import render_post
 from formatters.rtl import RLM, isolate_line, isolates_balanced
 from formatters.templates import FIELDS
 from formatters.text import clean_inline
+from model.article import Article
+from model.post import PostOptions, post_options
 from tests.formatters.conftest import FIRST_SEEN, check_post
 
 # NASHIR_PROPERTY_EXAMPLES=5000 for a deeper hunt than the quick default.
@@ -33,6 +34,7 @@ NASTY = [
     "28%", "2025-09-18", "2025/09/18", "https://example.org/a?b=1&c=2", "www.x.org/(a)", "#وسم",
     "#Tag", "@user", "CNN", "iPhone 17", " ", "  ", "،", "؛", "؟", ".", "!", "…", "(", ")", "[",
     "{", "}", "{title}", "ـ", "لا", "مُحَمَّدٌ", "\U000e0041", "\uffff", "\U0010ffff",
+    "می\u200cشود", "۱۴۰۴", "۳۰٪", "پاکستان", "ہے۔", "צה״ל", "בְּרֵאשִׁית", "ה-3.1", "#ایران",
 ]
 ARABIC = "ابتثجحخدذرزسشصضطظعغفقكلمنهويءآأؤإئةى"
 words = st.one_of(
@@ -96,12 +98,12 @@ templates = st.one_of(
 
 @st.composite
 def channels(draw: st.DrawFn) -> PostOptions:
+    language = draw(st.sampled_from(LANGUAGES))
     return post_options(ChannelConfig(
-        chat="@prop", language=draw(st.sampled_from(["ar", "en"])),
-        digits=draw(st.sampled_from(["latin", "arabic"])),
-        calendars=draw(st.sampled_from([("gregorian",), ("hijri",), ("gregorian", "hijri"),
-                                        ("hijri", "gregorian"), ()])),
-        month_names=draw(st.sampled_from(["standard", "levantine"])),
+        chat="@prop", language=language, digits=draw(st.sampled_from(DIGITS[language])),
+        calendars=tuple(draw(st.lists(st.sampled_from(CALENDARS[language]), max_size=2,
+                                      unique=True))),
+        month_names=draw(st.sampled_from(MONTH_NAMES[language])),
         timezone=draw(st.sampled_from([None, "Asia/Damascus", "Pacific/Kiritimati",
                                        "America/Anchorage"])),
         template=draw(templates), photo=draw(st.booleans()), link_preview=draw(st.booleans()),
@@ -145,7 +147,7 @@ def test_cut_text_is_a_grapheme_safe_prefix(text: str, limit: int) -> None:
 
 
 @SETTINGS
-@given(text=unicode_text, language=st.sampled_from(["ar", "en"]))
+@given(text=unicode_text, language=st.sampled_from(LANGUAGES))
 def test_isolating_keeps_text_and_balances_controls(text: str, language: str) -> None:
     """Isolation only adds balanced LRI/RLI...PDI pairs; removing them gives the text back."""
     clean = clean_inline(text)
@@ -155,10 +157,11 @@ def test_isolating_keeps_text_and_balances_controls(text: str, language: str) ->
 
 
 @SETTINGS
-@given(text=unicode_text)
-def test_every_arabic_line_resolves_rtl(text: str) -> None:
-    """With our RLM in front, python-bidi finds an RTL paragraph for any cleaned line."""
+@given(text=unicode_text, language=st.sampled_from(sorted(RTL_LANGUAGES)))
+def test_every_arabic_line_resolves_rtl(text: str, language: str) -> None:
+    """With our RLM in front, python-bidi finds an RTL paragraph for any cleaned line (Arabic,
+    Persian, Urdu or Hebrew)."""
     from bidi import get_base_level
 
-    line = RLM + isolate_line(clean_inline(text), "ar")
+    line = RLM + isolate_line(clean_inline(text), language)
     assert get_base_level(line) == 1
