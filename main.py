@@ -299,7 +299,9 @@ def build_parser() -> argparse.ArgumentParser:
     opml_in = commands.add_parser("import-opml", help="add the feeds of an OPML file")
     opml_in.add_argument("file", help="the OPML file")
     opml_in.add_argument("--channel", required=True, help="the channel the feeds post to")
-    commands.add_parser("export-opml", help="print every feed as OPML")
+    opml_out = commands.add_parser("export-opml", help="print every feed as OPML")
+    opml_out.add_argument("--with-secrets", action="store_true",
+                          help="keep credentials in feed addresses (masked otherwise)")
     return parser
 
 
@@ -314,7 +316,9 @@ def main(argv: list[str] | None = None) -> int:
     from ops.http import redact, secrets_of
 
     secrets = secrets_of(settings)
-    configure_logging(settings.log_format, secrets=secrets)
+    from guards.urls import mask_urls_in_text
+
+    configure_logging(settings.log_format, secrets=secrets, mask=mask_urls_in_text)
     try:
         config = load_config(settings.config_path)
     except ConfigError as exc:
@@ -331,7 +335,8 @@ def main(argv: list[str] | None = None) -> int:
         "once": lambda url: cmd_once(settings, config, url),
         "check": lambda url: cmd_check(settings, config, url),
         "import-opml": lambda url: cmd_import_opml(config, url, args.file, args.channel),
-        "export-opml": lambda url: cmd_export_opml(config, url),
+        "export-opml": lambda url: cmd_export_opml(
+            config, url, with_secrets=getattr(args, "with_secrets", False)),
     }
     try:
         with EmbeddedOrExternalRedis(settings) as redis_url:
