@@ -44,6 +44,8 @@ from tests.fakes.telegram_html import (
 JSON = dict[str, Any]
 Clock = Callable[[], float]
 
+MAX_INLINE_BUTTONS = 100
+MAX_MARKUP_BYTES = 10_240
 _CONTENT_KEYS = ("text", "entities", "caption", "caption_entities", "link_preview_options")
 _IMAGE_MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a", b"RIFF", b"BM")
 _COMMAND = re.compile(r"(?<![\w/<>])/[A-Za-z0-9_]{1,64}(?:@[A-Za-z0-9_]{3,32})?(?![\w/<>])")
@@ -1296,6 +1298,12 @@ def _reply_markup(p: JSON) -> JSON | None:
         return None
     if not isinstance(markup, dict):
         raise bad_request("Object expected as reply markup")
+    # Telegram refuses an inline keyboard of more than 100 buttons, or about 10 kB of markup
+    # (tginfo/Telegram-Limits), with this text.
+    count = sum(len(row) for row in markup.get("inline_keyboard", []) if isinstance(row, list))
+    size = len(json.dumps(markup, ensure_ascii=False).encode())
+    if count > MAX_INLINE_BUTTONS or size > MAX_MARKUP_BYTES:
+        raise bad_request("reply markup is too long")
     for row in markup.get("inline_keyboard", []):
         for button in row:
             if not isinstance(button, dict) or "text" not in button:
