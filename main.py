@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 from config.logging import configure_logging
 from config.schema import BotConfig, ConfigError, load_config
 from config.settings import Settings
+from guards.urls import mask_urls_in_text
 from redis.exceptions import RedisError
 from store.embedded import EmbeddedRedisError
 
@@ -166,7 +167,8 @@ async def cmd_once(settings: Settings, config: BotConfig, redis_url: str) -> int
             outcomes = await poller.poll_all()
         for outcome in outcomes:
             if outcome.status == "error":
-                print(f"feed {outcome.feed_url}: {outcome.error}", file=sys.stderr)
+                print(mask_urls_in_text(f"feed {outcome.feed_url}: {outcome.error}"),
+                      file=sys.stderr)
         sender = make_sender(settings, config, rt)
         remaining = await sender.drain(timeout=300)
         queued = sum(o.queued for o in outcomes)
@@ -316,8 +318,6 @@ def main(argv: list[str] | None = None) -> int:
     from ops.http import redact, secrets_of
 
     secrets = secrets_of(settings)
-    from guards.urls import mask_urls_in_text
-
     configure_logging(settings.log_format, secrets=secrets, mask=mask_urls_in_text)
     try:
         config = load_config(settings.config_path)

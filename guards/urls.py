@@ -153,6 +153,7 @@ def has_masked_secret(url: str) -> bool:
     userinfo = _USERINFO.match(url)
     if userinfo is not None and userinfo.group(2) == MASK:
         return True
-    query = url.partition("#")[0].partition("?")[2]
+    address, _, fragment = url.partition("#")
+    parts = re.split("[&;]", address.partition("?")[2]) + re.split("[&;]", fragment)
     return any(value == MASK and is_secret_param(name)
-               for name, _, value in (part.partition("=") for part in re.split("[&;]", query)))
+               for name, _, value in (part.partition("=") for part in parts))

@@ -57,13 +57,16 @@ async def unknown_command(update: Update, context: NashirContext) -> None:
 
 
 async def channel_command(update: Update, context: NashirContext) -> None:
-    """A command posted in a channel. Telegram delivers channel posts as posts, without a
-    sender, so nobody can be recognised as an editor or administrator there: nothing is done,
-    and the channel is told once where commands work (at most the command limit per channel)."""
+    """A command of ours posted in a channel. Telegram delivers channel posts as posts, without
+    a sender, so nobody can be recognised as an editor or administrator there: nothing is done,
+    and the channel is told where commands work (at most the command limit per channel)."""
     post = update.channel_post
     chat = update.effective_chat
-    if post is None or chat is None:
+    if post is None or chat is None or not post.text:
         return
+    _, _, addressee = post.text.split()[0].partition("@")
+    if addressee and addressee.lower() != (context.bot.username or "").lower():
+        return  # a command for another bot
     logger.warning("command posted in channel %s ignored: %r", chat.id, (post.text or "")[:40],
                    extra={"chat": str(chat.id)})
     decision = await context.data.limiter.hit(chat.id)

@@ -552,6 +552,21 @@ class FakeTelegram:
         message.update(extra)
         return self.inject_update({"message": message})
 
+    def inject_channel_post(self, chat_id: int, text: str, **extra: Any) -> JSON:
+        """A post in a channel, as Telegram delivers it: a `channel_post` update with the
+        channel as `sender_chat` and no `from` (the author is not revealed); commands get
+        their bot_command entities."""
+        chat = self._chats[chat_id]
+        post: JSON = {"message_id": self._next_message_id(chat), "chat": chat.to_api(),
+                      "sender_chat": chat.to_api(), "date": int(time.time()), "text": text}
+        commands = [{"type": "bot_command", "offset": _utf16(text[:m.start()]),
+                     "length": _utf16(m.group())} for m in _COMMAND.finditer(text)]
+        if commands:
+            post["entities"] = commands
+        post.update(extra)
+        self._stored[(chat.id, post["message_id"])] = post
+        return self.inject_update({"channel_post": post})
+
     def inject_document(self, user_id: int, file_name: str, content: bytes,
                         mime_type: str = "application/octet-stream", caption: str | None = None,
                         chat_id: int | None = None, language_code: str | None = None) -> JSON:
