@@ -130,9 +130,14 @@ async def editor_button(update: Update, context: NashirContext, t: Translator,
 
 
 async def answer_expired(update: Update, message: Message | None, text: str) -> None:
-    """Answer a press on a question that has expired, and take its buttons away."""
+    """Answer a press on a question that has expired, and take its buttons away (only when the
+    press came from one of them: forged data naming another question leaves them alone)."""
     await answer(update, text, alert=True)
-    if message is not None:
+    query = update.callback_query
+    pressed = query.data if query is not None else None
+    markup = message.reply_markup if message is not None else None
+    if message is not None and markup is not None and any(
+            button.callback_data == pressed for row in markup.inline_keyboard for button in row):
         try:
             await message.edit_reply_markup(None)
         except TelegramError:
