@@ -1,6 +1,7 @@
 """What every handler shares: the reply language, role checks, argument checks, replying."""
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import re
@@ -138,20 +139,16 @@ async def answer_expired(update: Update, message: Message | None, text: str) -> 
     markup = message.reply_markup if message is not None else None
     if message is not None and markup is not None and any(
             button.callback_data == pressed for row in markup.inline_keyboard for button in row):
-        try:
+        with contextlib.suppress(TelegramError):  # the answer is what matters
             await message.edit_reply_markup(None)
-        except TelegramError:
-            pass
 
 
 async def show_typing(update: Update) -> None:
     """Show "typing…" in the chat while something slow (a fetch) runs."""
     chat = update.effective_chat
     if chat is not None:
-        try:
+        with contextlib.suppress(TelegramError):  # cosmetic
             await chat.send_action(ChatAction.TYPING)
-        except TelegramError:
-            pass
 
 
 async def reply(update: Update, text: str, *, markup: InlineKeyboardMarkup | None = None,
