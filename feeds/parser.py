@@ -358,6 +358,41 @@ def _defuse_entities(text: str) -> str:
     return text[:start] + safe_doctype + text[end:]
 
 
+# Numeric character references to what no UTF-8 text can hold (a surrogate, NUL, beyond
+# U+10FFFF): feedparser hands them on as lone surrogates, which cannot be hashed, stored in Redis
+# or sent to Telegram. They become U+FFFD, as a decoder makes of broken bytes.
+_CHAR_REF = re.compile(r"&#(?:[xX]([0-9a-fA-F]{1,8})|([0-9]{1,10}));")
+
+
+def _defuse_char_refs(text: str) -> str:
+    if "&#" not in text:
+        return text
+
+    def fix(match: re.Match[str]) -> str:
+        hex_digits, decimal = match.groups()
+        code = int(hex_digits, 16) if hex_digits else int(decimal)
+        if 0 < code <= 0x10FFFF and not 0xD800 <= code <= 0xDFFF:
+            return match.group(0)
+        return "&#xFFFD;"
+
+    return _CHAR_REF.sub(fix, text)
+
+
+# JSON escapes a lone surrogate as \ud800; json.loads returns it as is.
+_JSON_SURROGATE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
+def _valid_unicode(value: Any) -> Any:
+    """`value` (decoded JSON) with every lone surrogate in its strings replaced by U+FFFD."""
+    if isinstance(value, str):
+        return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    if isinstance(value, list):
+        return [_valid_unicode(v) for v in value]
+    if isinstance(value, dict):
+        return {_valid_unicode(k): _valid_unicode(v) for k, v in value.items()}
+    return value
+
+
 # --------------------------------------------------------------------------------------------
 # text helpers
 
@@ -559,8 +594,12 @@ def _ttl_seconds(value: Any) -> int | None:
 def _parse_json_feed(text: str, feed_url: str) -> ParsedFeed:
     try:
         doc = json.loads(text)
+        if _JSON_SURROGATE.search(text):
+            doc = _valid_unicode(doc)
     except ValueError as exc:
         raise FeedParseError("the address returned broken JSON, not a feed") from exc
+    except RecursionError:
+        raise FeedParseError("the address returned JSON nested too deeply to be a feed") from None
     # Some generators write version "1.0" instead of the jsonfeed.org URL: a dict with a list
     # of item objects is accepted as a JSON Feed.
     if not isinstance(doc, dict) or not isinstance(doc.get("items"), list) or not all(
@@ -630,7 +669,7 @@ def parse_feed(body: bytes, *, feed_url: str, content_type: str = "") -> ParsedF
     _refuse_non_feed(text, feed_url)
     if text.lstrip("\ufeff \t\r\n")[0] in "{[":
         return _parse_json_feed(text, feed_url)
-    text = _defuse_entities(text)
+    text = _defuse_char_refs(_defuse_entities(text))
     if text.count("<item") + text.count("<entry") > MAX_ITEMS:
         raise FeedParseError(f"the feed has more than {MAX_ITEMS:,} items; it was not read "
                              "(parsing it would take minutes)", kind=FetchErrorKind.TOO_LARGE)

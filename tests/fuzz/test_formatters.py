@@ -91,10 +91,10 @@ def test_any_article_gives_a_valid_post_or_a_documented_skip(article: Article,
     try:
         post = render_post(article, chan, timezone="UTC", first_seen=FIRST_SEEN)
     except UnrenderableArticle as skip:
-        if template_ok(chan.template):
-            assert skip.reason.startswith(SKIPS), skip.reason
-        else:
-            assert skip.reason.startswith("the channel's template is invalid"), skip.reason
+        # An empty article is skipped before its template is read, whatever the template.
+        allowed = SKIPS if template_ok(chan.template) else \
+            ("the channel's template is invalid", "nothing to show: no title and no body")
+        assert skip.reason.startswith(allowed), skip.reason
         return
     assert template_ok(chan.template)
     check_post(post)
@@ -133,7 +133,9 @@ def test_the_template_engine_fills_hostile_literals_and_fields_validly(
         return
     try:
         parsed = validate_text(filled.html, "HTML")
-    except TelegramTextError as refused:  # only an all-invisible text may be "empty"
-        assert "must be non-empty" in str(refused), str(refused)
+    except TelegramTextError as refused:
+        # Only an all-invisible text may be "empty"; fitting the length is render_post's work
+        # (shortening the excerpt), not the engine's.
+        assert "must be non-empty" in str(refused) or "too long" in str(refused), str(refused)
         return
     assert isolates_balanced(parsed.text)
