@@ -25,6 +25,7 @@ from redis.exceptions import RedisError
 from config.logging import configure_logging
 from config.schema import BotConfig, ConfigError, load_config
 from config.settings import Settings
+from guards.urls import mask_urls_in_text
 from store.embedded import EmbeddedRedisError
 
 if TYPE_CHECKING:
@@ -169,7 +170,8 @@ async def cmd_once(settings: Settings, config: BotConfig, redis_url: str) -> int
             outcomes = await poller.poll_all()
         for outcome in outcomes:
             if outcome.status == "error":
-                print(f"feed {outcome.feed_url}: {outcome.error}", file=sys.stderr)
+                print(mask_urls_in_text(f"feed {outcome.feed_url}: {outcome.error}"),
+                      file=sys.stderr)
         sender = make_sender(settings, config, rt)
         remaining = await sender.drain(timeout=300)
         queued = sum(o.queued for o in outcomes)
@@ -302,7 +304,9 @@ def build_parser() -> argparse.ArgumentParser:
     opml_in = commands.add_parser("import-opml", help="add the feeds of an OPML file")
     opml_in.add_argument("file", help="the OPML file")
     opml_in.add_argument("--channel", required=True, help="the channel the feeds post to")
-    commands.add_parser("export-opml", help="print every feed as OPML")
+    opml_out = commands.add_parser("export-opml", help="print every feed as OPML")
+    opml_out.add_argument("--with-secrets", action="store_true",
+                          help="keep credentials in feed addresses (masked otherwise)")
     return parser
 
 
@@ -317,7 +321,7 @@ def main(argv: list[str] | None = None) -> int:
     from ops.http import redact, secrets_of
 
     secrets = secrets_of(settings)
-    configure_logging(settings.log_format, secrets=secrets)
+    configure_logging(settings.log_format, secrets=secrets, mask=mask_urls_in_text)
     try:
         config = load_config(settings.config_path)
     except ConfigError as exc:
@@ -334,7 +338,8 @@ def main(argv: list[str] | None = None) -> int:
         "once": lambda url: cmd_once(settings, config, url),
         "check": lambda url: cmd_check(settings, config, url),
         "import-opml": lambda url: cmd_import_opml(config, url, args.file, args.channel),
-        "export-opml": lambda url: cmd_export_opml(config, url),
+        "export-opml": lambda url: cmd_export_opml(
+            config, url, with_secrets=getattr(args, "with_secrets", False)),
     }
     try:
         with EmbeddedOrExternalRedis(settings) as redis_url:

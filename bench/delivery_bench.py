@@ -41,6 +41,7 @@ from delivery.transport import TelegramTransport
 from model.delivery import Delivery, SendOutcome
 from store import keys
 from store.embedded import EmbeddedRedis
+from tests.scratch_redis import BENCH_REDIS_VARIABLE, require_empty
 from tests.fakes.telegram_api import FakeTelegram
 from tests.fakes.telegram_api import RateLimits as FakeLimits
 
@@ -144,9 +145,13 @@ def show(result: Result) -> None:
 async def main(quick: bool) -> int:
     logging.basicConfig(level=logging.WARNING)
     with tempfile.TemporaryDirectory() as tmp:
-        url = os.environ.get("REDIS_URL")
+        # Each scenario flushes the database: never REDIS_URL (someone's real data); an
+        # external server only when named for benches and empty.
+        url = os.environ.get(BENCH_REDIS_VARIABLE, "").strip()
         server = None
-        if not url:
+        if url:
+            require_empty(url, BENCH_REDIS_VARIABLE)
+        else:
             server = EmbeddedRedis(Path(tmp))
             server.start()
             url = server.url

@@ -29,6 +29,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from formatters.text import strip_controls
+from guards.urls import mask_urls_in_text
+
 DOMAIN = "nashir"
 LOCALE_DIR = Path(__file__).resolve().parent / "locales"
 LANGUAGES = ("ar", "en")
@@ -136,8 +139,11 @@ def isolate_latin(template: str) -> str:
 
 
 def clean_value(value: object, limit: int = 300) -> str:
-    """User-supplied text made safe to show: bidi controls removed, cut to `limit`."""
-    text = _BIDI_CONTROLS.sub("", str(value))
+    """User-supplied text made safe to show: bidi controls, zero-width and control characters
+    and lone surrogates removed (formatters.text, as for posts), credentials in any URL in it
+    masked (guards.urls), cut to `limit`. Every value of every reply and button goes through
+    here, so a feed's title or a secret in a feed's address cannot slip into one."""
+    text = mask_urls_in_text(_BIDI_CONTROLS.sub("", strip_controls(str(value))))
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 

@@ -22,7 +22,7 @@ from bot.handlers.common import (
 )
 from bot.i18n import Html, Translator
 from model.errors import FeedParseError, FetchError
-from ops.opml import OpmlError, export_opml, registry_feeds
+from ops.opml import MASKED, OpmlError, export_opml, outline_refusal, registry_feeds
 from ops.opml import parse_opml as parse_outlines
 
 logger = logging.getLogger(__name__)
@@ -93,9 +93,11 @@ async def import_document(update: Update, context: NashirContext) -> None:
     added, present, failed = 0, 0, []
     last_edit = time.monotonic()
     for index, (raw_url, title) in enumerate(entries, start=1):
-        url = check_url(raw_url)
+        refusal = outline_refusal(raw_url)  # only http(s) outlines, as the CLI import
+        url = check_url(raw_url) if refusal is None else None
         if url is None:
-            failed.append((raw_url, t.raw("not a web address")))
+            failed.append((raw_url, t.raw("its password or key was masked by an export")
+                           if refusal == MASKED else t.raw("not a web address")))
         elif await context.data.registry.find_feed(url) is not None:
             present += 1
         else:

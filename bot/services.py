@@ -13,6 +13,7 @@ import redis.asyncio as aioredis
 
 from bot.i18n import LANGUAGES, language_for
 from config.schema import BotConfig
+from guards.urls import mask_urls_in_text
 from store import keys
 
 logger = logging.getLogger(__name__)
@@ -86,6 +87,8 @@ class AuditLog:
         self.clock = clock
 
     async def record(self, user_id: int, user_name: str, action: str, detail: str = "") -> None:
+        """Keep one action; credentials in any URL of `detail` are masked (it is shown)."""
+        detail = mask_urls_in_text(detail)
         entry = AuditEntry(int(user_id), user_name[:64], action, detail[:500], self.clock())
         logger.info("audit: %s %s", action, detail,
                     extra={"user_id": user_id, "action": action})

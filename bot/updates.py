@@ -64,7 +64,9 @@ class UpdatesLock:
         return await self.redis.get(keys.bot_updates_lock())
 
 
-ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
+# channel_post: a command someone posts in a channel is answered (commands are not taken there,
+# bot.handlers.errors.channel_command); every other post is ignored.
+ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member", "channel_post"]
 
 
 async def poll_with_lock(app: NashirApp, stop: asyncio.Event, lock: UpdatesLock, *,

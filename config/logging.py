@@ -1,29 +1,33 @@
 """The only place logging is configured: JSON lines off a terminal, text on one.
 
 Context such as feed, chat and article ids travels in `extra={...}` and is printed on every
-line. Secrets (the bot token) are masked in every message, whatever logged them."""
+line. Secrets (the bot token) are masked in every message, whatever logged them, and so are the
+credentials inside URLs (`user:pw@`, `?apikey=`…) when the caller passes a `mask` for them
+(main.py passes guards.urls.mask_urls_in_text; config sits below guards and cannot import it)."""
 from __future__ import annotations
 
 import json
 import logging
 import sys
 import time
+from collections.abc import Callable
 
 _CONTEXT_FIELDS = ("feed", "chat", "article", "user", "command", "worker")
 
 
 class _Redactor(logging.Filter):
-    def __init__(self, secrets: list[str]) -> None:
+    def __init__(self, secrets: list[str], mask: Callable[[str], str] | None = None) -> None:
         super().__init__()
         self.secrets = [s for s in secrets if s]
+        self.mask = mask
 
     def _mask(self, text: str) -> str:
         for secret in self.secrets:
             text = text.replace(secret, "***")
-        return text
+        return self.mask(text) if self.mask is not None else text
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if self.secrets:
+        if self.secrets or self.mask is not None:
             record.msg, record.args = self._mask(record.getMessage()), None
             for name in _CONTEXT_FIELDS:  # a feed URL in `extra` can carry a key too
                 value = getattr(record, name, None)
@@ -33,9 +37,7 @@ class _Redactor(logging.Filter):
                 record.stack_info = self._mask(record.stack_info)
             if record.exc_info and record.exc_info[1] is not None:
                 text = logging.Formatter().formatException(record.exc_info)
-                for secret in self.secrets:
-                    text = text.replace(secret, "***")
-                record.exc_text, record.exc_info = text, None
+                record.exc_text, record.exc_info = self._mask(text), None
         return True
 
 
@@ -71,10 +73,13 @@ class TextFormatter(logging.Formatter):
 
 
 def configure_logging(log_format: str, *, secrets: list[str] | None = None,
-                      level: int = logging.INFO) -> None:
+                      level: int = logging.INFO,
+                      mask: Callable[[str], str] | None = None) -> None:
+    """Log to stderr as JSON lines or text; `secrets` are replaced by *** in every record and
+    `mask` (if given) is applied to every message, context field and traceback."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
-    handler.addFilter(_Redactor(secrets or []))
+    handler.addFilter(_Redactor(secrets or [], mask))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -7,9 +7,9 @@ import hashlib
 import html
 from datetime import UTC, datetime
 
-from model.article import Article
 from feeds.parser import link_key
 from guards.urls import canonical_url
+from model.article import Article
 
 
 class NotAnArticle(ValueError):

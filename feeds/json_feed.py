@@ -11,6 +11,7 @@ fail the whole feed every poll, and nothing is dropped silently.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -116,11 +117,31 @@ class _Fields:
         return ""
 
 
+# JSON escapes a lone surrogate as \ud800; json.loads returns it as is, and it can be neither
+# hashed nor sent. It becomes U+FFFD, as a decoder makes of broken bytes.
+_JSON_SURROGATE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
+def _valid_unicode(value: Any) -> Any:
+    """`value` (decoded JSON) with every lone surrogate in its strings replaced by U+FFFD."""
+    if isinstance(value, str):
+        return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    if isinstance(value, list):
+        return [_valid_unicode(v) for v in value]
+    if isinstance(value, dict):
+        return {_valid_unicode(k): _valid_unicode(v) for k, v in value.items()}
+    return value
+
+
 def _loads(text: str) -> Any:
     try:
-        return json.loads(text)
+        doc = json.loads(text)
     except (ValueError, RecursionError) as exc:   # RecursionError: "[[[[…" nested too deep
         raise FeedParseError("the address returned broken JSON, not a feed") from exc
+    try:
+        return _valid_unicode(doc) if _JSON_SURROGATE.search(text) else doc
+    except RecursionError:
+        raise FeedParseError("the address returned JSON nested too deeply to be a feed") from None
 
 
 def read_json_feed(text: str, feed_url: str, *, max_items: int) -> JsonFeed:

@@ -175,7 +175,27 @@ def safe_document(text: str) -> str:
             entities = _entities(doctype, _used(text, start))
             if entities:
                 body = _expand(body, entities)
-    return _DECLARATION + head + body
+    return _DECLARATION + head + _defuse_char_refs(body)
+
+
+# Numeric character references to what no UTF-8 text can hold (a surrogate, NUL, beyond
+# U+10FFFF): feedparser hands them on as lone surrogates, which cannot be hashed, stored in Redis
+# or sent to Telegram. They become U+FFFD, as a decoder makes of broken bytes.
+_CHAR_REF = re.compile(r"&#(?:[xX]([0-9a-fA-F]{1,8})|([0-9]{1,10}));")
+
+
+def _defuse_char_refs(text: str) -> str:
+    if "&#" not in text:
+        return text
+
+    def fix(match: re.Match[str]) -> str:
+        hex_digits, decimal = match.groups()
+        code = int(hex_digits, 16) if hex_digits else int(decimal)
+        if 0 < code <= 0x10FFFF and not 0xD800 <= code <= 0xDFFF:
+            return match.group(0)
+        return "&#xFFFD;"
+
+    return _CHAR_REF.sub(fix, text)
 
 
 def _expand(body: str, entities: dict[str, str]) -> str:

@@ -70,3 +70,90 @@ def canonical_url(url: str, base: str | None = None) -> str:
         path = "/"
     query = _upper_escapes(quote(_clean_query(parts.query), safe=_QUERY_SAFE))
     return urlunsplit((scheme, netloc, path, query, ""))
+
+
+# -- showing URLs: secrets masked -------------------------------------------------------------
+
+MASK = "***"
+# Query parameters whose value is a credential: these names (compared with case, "-", "_", "."
+# ignored), and names whose last word (snake_case, kebab-case or camelCase) is one of
+# _SECRET_WORDS (api_key, accessToken, client_secret, X-Amz-Signature…), but not "monkey".
+_SECRET_NAMES = frozenset({
+    "key", "apikey", "token", "secret", "password", "passwd", "pwd", "pass", "sig", "signature",
+    "auth", "authorization", "session", "sessionid", "sid", "jwt", "bearer", "credential",
+    "credentials", "hmac", "otp", "code", "ticket", "hash", "nonce", "accesskeyid",
+    "privatekey", "secretkey", "accesstoken", "authtoken", "apitoken", "clientsecret",
+})
+_SECRET_WORDS = frozenset({"key", "token", "secret", "password", "passwd", "signature", "sig",
+                           "credential", "credentials", "auth", "pwd"})
+_WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z0-9]+")
+_NAME_NOISE = re.compile(r"[-_.\s\[\]]")
+# A URL inside free text (a log line, an error message, an audit entry): a scheme, "://" and
+# everything up to whitespace, a quote or an angle bracket; closing punctuation at its end
+# belongs to the sentence.
+_URL_IN_TEXT = re.compile(r"""[A-Za-z][A-Za-z0-9+.\-]{0,15}://[^\s<>"'`]+""")
+_SENTENCE_END = re.compile(r"[)\]}.,;:!?]+$")
+_USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*://)([^/?#]*)@")
+
+
+def is_secret_param(name: str) -> bool:
+    """True for a query parameter whose value is a credential (apikey, token, sig, …)."""
+    name = unquote(name)
+    if _NAME_NOISE.sub("", name.lower()) in _SECRET_NAMES:
+        return True
+    words = _WORD.findall(name)
+    return bool(words) and words[-1].lower() in _SECRET_WORDS
+
+
+def _mask_query(query: str) -> str:
+    parts = []
+    for part in re.split("([&;])", query):
+        name, equals, value = part.partition("=")
+        if equals and value and is_secret_param(name):
+            part = f"{name}={MASK}"
+        parts.append(part)
+    return "".join(parts)
+
+
+def display_url(url: str) -> str:
+    """`url` as it may be shown (logs, replies, exports, pages): a user:password part and the
+    values of credential parameters (apikey=, token=, key=, secret=, password=, sig=, …)
+    replaced by ***; everything else exactly as given. The bot fetches with the real URL."""
+    if not url:
+        return url
+    shown = _USERINFO.sub(lambda m: f"{m.group(1)}{MASK}@", url, count=1)
+    fragment = ""
+    if "#" in shown:
+        shown, hash_, fragment = shown.partition("#")
+        fragment = hash_ + _mask_query(fragment)  # tokens travel in fragments too (OAuth)
+    if "?" in shown:
+        base, _, query = shown.partition("?")
+        shown = f"{base}?{_mask_query(query)}"
+    return shown + fragment
+
+
+def mask_urls_in_text(text: str) -> str:
+    """Free text (a log line, an error message) with every URL in it shown by display_url."""
+    if "://" not in text:
+        return text
+
+    def mask(match: re.Match[str]) -> str:
+        url = match.group(0)
+        tail = _SENTENCE_END.search(url)
+        if tail is None:
+            return display_url(url)
+        return display_url(url[:tail.start()]) + tail.group(0)
+
+    return _URL_IN_TEXT.sub(mask, text)
+
+
+def has_masked_secret(url: str) -> bool:
+    """True for a URL whose secret was masked by display_url (an exported OPML read back in):
+    fetching it cannot work, so an import refuses it and says why."""
+    userinfo = _USERINFO.match(url)
+    if userinfo is not None and userinfo.group(2) == MASK:
+        return True
+    address, _, fragment = url.partition("#")
+    parts = re.split("[&;]", address.partition("?")[2]) + re.split("[&;]", fragment)
+    return any(value == MASK and is_secret_param(name)
+               for name, _, value in (part.partition("=") for part in parts))

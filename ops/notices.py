@@ -10,6 +10,7 @@ import time
 
 from config.schema import BotConfig, FeedConfig
 from feeds.schedule import HealthEvent
+from guards.urls import display_url, mask_urls_in_text
 from model.article import feed_id_for
 from model.delivery import Delivery
 from store.redis_store import Store
@@ -27,10 +28,11 @@ _TEXT = {
 
 def notice_html(feed: FeedConfig, event: HealthEvent, reason: str) -> str:
     arabic, english = _TEXT[event]
-    url = html.escape(feed.url, quote=False)
+    url = html.escape(display_url(feed.url), quote=False)
     lines = [f"<b>{arabic.format(rlm=RLM)}</b>", english, f"\u2066{url}\u2069"]
     if reason and event != HealthEvent.RECOVERED:
-        lines.append(f"{RLM}السبب / reason: {html.escape(reason[:300], quote=False)}")
+        reason = mask_urls_in_text(reason)[:300]
+        lines.append(f"{RLM}السبب / reason: {html.escape(reason, quote=False)}")
     return "\n".join(lines)
 
 
@@ -59,7 +61,7 @@ class HealthNotifier(OwnerNotices):
 
     async def __call__(self, feed: FeedConfig, event: HealthEvent, reason: str) -> None:
         await self.send(f"{feed_id_for(feed.url)}:{event.value}", notice_html(feed, event, reason),
-                        feed.url)
+                        display_url(feed.url))
 
 
 class ChatNotifier(OwnerNotices):
@@ -68,7 +70,7 @@ class ChatNotifier(OwnerNotices):
     async def blocked(self, chat: str, reason: str) -> None:
         text = (f"<b>⚠️ {RLM}لا يستطيع البوت النشر في {_chat(chat)}؛ المنشورات محفوظة.</b>\n"
                 f"The bot cannot post to {_chat(chat)}; its posts are kept until it can.\n"
-                f"{RLM}السبب / reason: {html.escape(reason[:300], quote=False)}")
+                f"{RLM}السبب / reason: {html.escape(mask_urls_in_text(reason)[:300], quote=False)}")
         await self.send(f"blocked:{chat}", text)
 
     async def migrated(self, old: str, new: str) -> None:

@@ -21,11 +21,13 @@ from dataclasses import dataclass, field
 from email.utils import formatdate
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from defusedxml import ElementTree as SafeET
 from pydantic import ValidationError
 
 from config.schema import FeedConfig, normalise_chat
+from guards.urls import display_url, has_masked_secret
 from model.article import feed_id_for
 
 logger = logging.getLogger(__name__)
@@ -50,6 +52,30 @@ def _feed_url(raw: str) -> str:
     elif url.lower().startswith("feed://"):
         url = "https://" + url[7:]
     return url
+
+
+# Why an outline is refused, in the words the CLI prints (the bot shows its own translation).
+NOT_WEB = "only http:// and https:// feeds are imported"
+MASKED = ("its credentials were masked (***) by an export; export with `export-opml "
+          "--with-secrets`, or add the feed with /addfeed")
+
+
+def outline_refusal(url: str) -> str | None:
+    """Why the feed address of an OPML outline cannot be imported, or None when it can.
+
+    Only web feeds: the config file may name `file:` feeds (the operator's own files), but an
+    OPML file comes from elsewhere, and a `file:` outline would make the poller read local
+    files (`file:///dev/stdin` blocks a worker for good)."""
+    try:
+        parts = urlsplit(url.strip())
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError:
+        return NOT_WEB
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return NOT_WEB
+    if has_masked_secret(url):
+        return MASKED
+    return None
 
 
 def parse_opml(text: str | bytes) -> list[dict[str, Any]]:
@@ -91,10 +117,12 @@ def parse_opml(text: str | bytes) -> list[dict[str, Any]]:
     return found
 
 
-def import_opml(path: str | Path, channel: str, *,
-                first_run: str = "none") -> list[dict[str, Any]]:
+def import_opml(path: str | Path, channel: str, *, first_run: str = "none",
+                refused: list[str] | None = None) -> list[dict[str, Any]]:
     """The feeds of an OPML file as FeedConfig-like dicts for one channel: {url, channels,
-    first_run, title}. Outlines whose URL the config would refuse are left out (and logged)."""
+    first_run, title}. Outlines that are not web feeds (outline_refusal) or that the config
+    would refuse are left out, logged, and listed in `refused` as "url: reason" (the URL as
+    display_url shows it)."""
     try:
         chat = normalise_chat(channel)
     except ValueError as exc:
@@ -106,11 +134,16 @@ def import_opml(path: str | Path, channel: str, *,
     feeds = []
     for outline in parse_opml(data):
         candidate = {"url": outline["url"], "channels": [chat], "first_run": first_run}
-        try:
-            FeedConfig.model_validate(candidate)
-        except ValidationError as exc:
-            reason = exc.errors()[0]["msg"].removeprefix("Value error, ")
-            logger.warning("OPML: %s left out: %s", outline["url"], reason)
+        reason = outline_refusal(outline["url"])
+        if reason is None:
+            try:
+                FeedConfig.model_validate(candidate)
+            except ValidationError as exc:
+                reason = exc.errors()[0]["msg"].removeprefix("Value error, ")
+        if reason is not None:
+            logger.warning("OPML: %s left out: %s", display_url(outline["url"]), reason)
+            if refused is not None:
+                refused.append(f"{display_url(outline['url'])}: {reason}")
             continue
         feeds.append({**candidate, "title": outline["title"]})
     return feeds
@@ -138,13 +171,20 @@ def export_opml(feeds: Iterable[Mapping[str, Any]], *, title: str = "Nashir feed
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
 
-def registry_feeds(config: Any, titles: Mapping[str, str]) -> list[dict[str, Any]]:
+def registry_feeds(config: Any, titles: Mapping[str, str], *,
+                   with_secrets: bool = False) -> list[dict[str, Any]]:
     """The feeds of `config` (what the bot polls) as export_opml takes them, with the titles the
-    registry keeps by feed id (none where that title is only the URL)."""
+    registry keeps by feed id (none where that title is only the URL).
+
+    Credentials in feed addresses (`user:pw@`, `?apikey=`…) are masked (guards.urls
+    display_url) unless `with_secrets`: only the operator's `export-opml --with-secrets` keeps
+    them, for moving feeds to another bot; the bot's `/feeds export` never does. A masked
+    address read back by an import is refused with the reason (has_masked_secret)."""
     feeds = []
     for feed in config.feeds:
         title = titles.get(feed_id_for(feed.url), "")
-        feeds.append({"url": feed.url, "title": "" if title == feed.url else title,
+        url = feed.url if with_secrets else display_url(feed.url)
+        feeds.append({"url": url, "title": "" if title == feed.url else display_url(title),
                       "channels": [t.chat for t in feed.channels]})
     return feeds
 
@@ -184,13 +224,15 @@ async def store_imported(redis: Any, config: Any, feeds: list[dict[str, Any]], *
                 await registry.add_feed(url, feed["channels"][0], first_run=feed["first_run"],
                                         title=feed.get("title") or "", user_id=added_by)
             except ValidationError as exc:
-                result.refused.append(f"{url}: {exc.errors()[0]['msg']}")
+                result.refused.append(f"{display_url(url)}: {exc.errors()[0]['msg']}")
+            except ValueError as exc:  # store.registry.NotAWebFeed
+                result.refused.append(f"{display_url(url)}: {exc}")
             else:
                 known.add(url)
                 result.added.append(url)
                 logger.info("feed added from OPML", extra={"feed": url})
         if progress is not None:
-            progress.advance(item=url)
+            progress.advance(item=display_url(url))
     return result
 
 
@@ -200,8 +242,9 @@ async def cmd_import_opml(config: Any, redis_url: str, path: str, channel: str) 
     from ops.progress import Progress
     from store.redis_store import connect
 
+    refused: list[str] = []
     try:
-        feeds = import_opml(path, channel)
+        feeds = import_opml(path, channel, refused=refused)
     except OpmlError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -218,15 +261,19 @@ async def cmd_import_opml(config: Any, redis_url: str, path: str, channel: str) 
             result = await store_imported(redis, config, feeds, progress=progress)
     finally:
         await redis.aclose()
+    refused += result.refused
     print(f"{len(result.added)} feeds added to {chat}, {len(result.already)} already there, "
-          f"{len(result.refused)} refused")
-    for line in result.refused:
+          f"{len(refused)} refused")
+    for line in refused:
         print(f"refused: {line}", file=sys.stderr)
-    return 0 if not result.refused else 1
+    return 0 if not refused else 1
 
 
-async def cmd_export_opml(config: Any, redis_url: str, out: Any = None) -> int:
-    """`python main.py export-opml`: every feed the bot polls, as OPML on stdout."""
+async def cmd_export_opml(config: Any, redis_url: str, out: Any = None, *,
+                          with_secrets: bool = False) -> int:
+    """`python main.py export-opml [--with-secrets]`: every feed the bot polls, as OPML on
+    stdout; credentials in feed addresses masked unless `with_secrets`."""
+
     from store.redis_store import connect
     from store.registry import FeedRegistry
 
@@ -237,5 +284,6 @@ async def cmd_export_opml(config: Any, redis_url: str, out: Any = None) -> int:
         titles = await registry.feed_titles()
     finally:
         await redis.aclose()
-    (out or sys.stdout).write(export_opml(registry_feeds(current, titles)))
+    (out or sys.stdout).write(export_opml(registry_feeds(current, titles,
+                                                         with_secrets=with_secrets)))
     return 0

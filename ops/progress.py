@@ -19,6 +19,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TextIO, TypeVar
 
+from guards.urls import mask_urls_in_text
+
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -109,6 +111,7 @@ class Progress:
         problems = f" ({self.failed} failed)" if self.failed else ""
         line = f"{self.label} {bar} {self.done}/{self.total} {int(fraction * 100):3d}%{problems}"
         if item:
+            item = mask_urls_in_text(item)  # a feed's address may carry a key
             room = width - len(line) - 1
             if room > 8:
                 line += " " + (item if len(item) <= room else "…" + item[-(room - 1):])

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 from redis.exceptions import RedisError
 
 from delivery.preview import post_as_html_block
+from guards.urls import display_url, mask_urls_in_text
 from model.article import feed_id_for
 from ops.metrics import feed_health, queue_state
 from store import keys
@@ -160,15 +161,15 @@ class RedisStatusSource:
             pipe.zrangebyscore(keys.post_times(), now - HOURS * 3600, "+inf", withscores=True)
             answers = await pipe.execute()
         position = 0
-        for feed, feed_id in zip(feeds, feed_ids):
+        for feed, feed_id in zip(feeds, feed_ids, strict=True):
             state, due = answers[position], answers[position + 1]
             position += 2
             snap.feeds.append(FeedRow(
-                feed_id=feed_id, url=feed.url, title=state.get("title") or "",
+                feed_id=feed_id, url=display_url(feed.url), title=state.get("title") or "",
                 health=feed_health(state), failures=_int(state.get("failures")),
                 last_poll=_float(state.get("last_poll")), last_ok=_float(state.get("last_ok")),
                 next_poll=None if due is None else float(due),
-                last_error=state.get("last_error") or "",
+                last_error=mask_urls_in_text(state.get("last_error") or ""),
                 channels=tuple(t.chat for t in feed.channels), paused=feed.paused))
         for channel in config.channels:
             stats = answers[position]
@@ -205,7 +206,8 @@ def _held_row(fields: dict[str, str]) -> HeldRow:
         chat, url = str(data.get("chat", "")), str(data.get("url", ""))
     except ValueError:
         pass
-    return HeldRow(chat=chat, url=url, reason=fields.get("reason", ""),
+    return HeldRow(chat=chat, url=display_url(url),
+                   reason=mask_urls_in_text(fields.get("reason", "")),
                    held_at=_float(fields.get("held_at")))
 
 

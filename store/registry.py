@@ -7,6 +7,8 @@ something changed.
 from __future__ import annotations
 
 import json
+import logging
+import re
 import time
 from dataclasses import dataclass
 
@@ -15,6 +17,16 @@ import redis.asyncio as aioredis
 from config.schema import BotConfig, ChannelConfig, FeedConfig, FeedTarget
 from model.article import feed_id_for
 from store import keys
+
+logger = logging.getLogger(__name__)
+
+# Feeds added by command or OPML import are web feeds only: `file:` is for the operator's config
+# file (a `file:///dev/stdin` feed would block a poller, others would read local files).
+_WEB_FEED = re.compile(r"^https?://", re.IGNORECASE)
+
+
+class NotAWebFeed(ValueError):
+    """A feed added by command or import must be an http:// or https:// address."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,9 +74,17 @@ async def registered_feeds(redis: aioredis.Redis) -> list[RegisteredFeed]:
     feeds = []
     for value in raw.values():
         try:
-            feeds.append(RegisteredFeed.from_json(value))
+            registered = RegisteredFeed.from_json(value)
         except (ValueError, KeyError):
             continue  # a record written by a newer version we cannot read: skip, never crash
+        if not _WEB_FEED.match(registered.feed.url):
+            # Written before imports refused such addresses: never polled, said once per read.
+            from guards.urls import display_url
+
+            logger.warning("registered feed %s ignored: not an http(s) address",
+                           display_url(registered.feed.url))
+            continue
+        feeds.append(registered)
     return sorted(feeds, key=lambda f: f.added_at)
 
 
@@ -147,7 +167,8 @@ class FeedRegistry:
         """A channel by its chat as written (usernames compared without case)."""
         config = await self.current()
         for channel in config.channels:
-            if channel.chat == chat or (chat.startswith("@") and channel.chat.lower() == chat.lower()):
+            if channel.chat == chat or (chat.startswith("@")
+                                        and channel.chat.lower() == chat.lower()):
                 return channel
         return None
 
@@ -162,7 +183,7 @@ class FeedRegistry:
             for feed_id in feed_ids:
                 pipe.hget(keys.feed_state(feed_id), "title")
             state_titles = await pipe.execute()
-        for feed, feed_id, state_title in zip(config.feeds, feed_ids, state_titles):
+        for feed, feed_id, state_title in zip(config.feeds, feed_ids, state_titles, strict=True):
             if state_title:
                 titles[feed_id] = state_title
             titles.setdefault(feed_id, feed.url)
@@ -171,6 +192,9 @@ class FeedRegistry:
     # -- feeds ---------------------------------------------------------------------------------
     async def add_feed(self, url: str, chat: str, *, first_run: str, title: str,
                        user_id: int, mode: str = "auto") -> FeedConfig:
+        """Follow `url` (http or https only: NotAWebFeed otherwise) into `chat`."""
+        if not _WEB_FEED.match(url.strip()):
+            raise NotAWebFeed("only http:// and https:// feeds can be added by command or import")
         feed = FeedConfig(url=url, channels=(FeedTarget(chat=chat),), first_run=first_run,
                           mode=mode)
         record = RegisteredFeed(feed, title, user_id, time.time())

@@ -1,7 +1,12 @@
-"""Shared fixtures: a real Redis (embedded, or REDIS_URL when set), flushed for each test."""
+"""Shared fixtures: a real Redis of the tests' own (see tests/scratch_redis.py), flushed for
+each test."""
 from __future__ import annotations
 
 import os
+
+# REDIS_URL in the runner's shell names someone's real data: nothing in this process, nor any
+# bot or tool the tests start (which inherit the environment), may see it.
+os.environ.pop("REDIS_URL", None)
 
 # python-telegram-bot 22 warns on int retry_after (an error under filterwarnings=error); the bot
 # opts in to timedelta the same way in main.py.
@@ -14,6 +19,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from store.embedded import EmbeddedRedis
+from tests.scratch_redis import TEST_REDIS_VARIABLE, ForeignDataError, require_empty
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = (REPO / ".." / "shared" / "corpus").resolve()
@@ -21,9 +27,14 @@ CORPUS = (REPO / ".." / "shared" / "corpus").resolve()
 
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """REDIS_URL when the environment names a server; otherwise our embedded one."""
-    external = os.environ.get("REDIS_URL", "").strip()
+    """An embedded server started for this session in a temporary folder; or the server
+    NASHIR_TEST_REDIS_URL names, only when its database is empty (the tests flush it)."""
+    external = os.environ.get(TEST_REDIS_VARIABLE, "").strip()
     if external:
+        try:
+            require_empty(external, TEST_REDIS_VARIABLE)
+        except ForeignDataError as exc:
+            pytest.exit(str(exc), returncode=pytest.ExitCode.USAGE_ERROR)
         yield external
         return
     server = EmbeddedRedis(tmp_path_factory.mktemp("redis"))
@@ -36,6 +47,7 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture
 async def redis(redis_url: str) -> AsyncIterator[aioredis.Redis]:
+    """A client of the session's own Redis, emptied for this test."""
     client = aioredis.Redis.from_url(redis_url, decode_responses=True)
     await client.flushdb()
     try:

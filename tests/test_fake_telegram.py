@@ -371,6 +371,19 @@ async def test_buttons_callbacks_and_edits(tg: FakeTelegram, bot: Bot) -> None:
     assert [e.text for e in tg.edits] == ["نُشر"]
 
 
+async def test_more_than_100_buttons_is_too_long(tg: FakeTelegram, bot: Bot) -> None:
+    """An inline keyboard of 101 buttons (or over 10 kB) is refused; 100 short ones pass."""
+    def keyboard(count: int, label: str = "x") -> InlineKeyboardMarkup:
+        return InlineKeyboardMarkup([[InlineKeyboardButton(label, callback_data=str(n))]
+                                     for n in range(count)])
+
+    assert await bot.send_message(USER, "ok", reply_markup=keyboard(100))
+    with pytest.raises(BadRequest, match="Reply markup is too long"):
+        await bot.send_message(USER, "no", reply_markup=keyboard(101))
+    with pytest.raises(BadRequest, match="Reply markup is too long"):
+        await bot.send_message(USER, "no", reply_markup=keyboard(60, "ب" * 100))
+
+
 async def test_parameters_in_json_body_and_query_string(tg: FakeTelegram) -> None:
     """JSON bodies, query strings and any case of the method name are understood."""
     url = f"{tg.base_url}{TOKEN}"

@@ -61,6 +61,11 @@ def register_handlers(application: Application[Any, Any, Any, Any, Any, Any]) ->
     application.add_handler(CallbackQueryHandler(stale_button))
     application.add_handler(ChatMemberHandler(subscriber.my_chat_member,
                                               ChatMemberHandler.MY_CHAT_MEMBER))
+    # Our commands posted in a channel (a post that merely starts with "/" is not one).
+    ours = "|".join(sorted(commands))
+    application.add_handler(MessageHandler(
+        filters.UpdateType.CHANNEL_POST & filters.Regex(rf"^/(?:{ours})(?:@\w+)?(?:\s|$)"),
+        errors.channel_command))
     application.add_handler(MessageHandler(filters.Document.ALL, review.document_received))
     application.add_handler(MessageHandler(filters.COMMAND, errors.unknown_command))
     application.add_handler(MessageHandler(filters.REPLY & filters.TEXT, review.reply_received))

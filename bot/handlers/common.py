@@ -1,6 +1,7 @@
 """What every handler shares: the reply language, role checks, argument checks, replying."""
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import re
@@ -130,23 +131,24 @@ async def editor_button(update: Update, context: NashirContext, t: Translator,
 
 
 async def answer_expired(update: Update, message: Message | None, text: str) -> None:
-    """Answer a press on a question that has expired, and take its buttons away."""
+    """Answer a press on a question that has expired, and take its buttons away (only when the
+    press came from one of them: forged data naming another question leaves them alone)."""
     await answer(update, text, alert=True)
-    if message is not None:
-        try:
+    query = update.callback_query
+    pressed = query.data if query is not None else None
+    markup = message.reply_markup if message is not None else None
+    if message is not None and markup is not None and any(
+            button.callback_data == pressed for row in markup.inline_keyboard for button in row):
+        with contextlib.suppress(TelegramError):  # the answer is what matters
             await message.edit_reply_markup(None)
-        except TelegramError:
-            pass
 
 
 async def show_typing(update: Update) -> None:
     """Show "typing…" in the chat while something slow (a fetch) runs."""
     chat = update.effective_chat
     if chat is not None:
-        try:
+        with contextlib.suppress(TelegramError):  # cosmetic
             await chat.send_action(ChatAction.TYPING)
-        except TelegramError:
-            pass
 
 
 async def reply(update: Update, text: str, *, markup: InlineKeyboardMarkup | None = None,

@@ -30,8 +30,9 @@ from bot.handlers.common import (
     user_label,
 )
 from bot.handlers.push import fetch_error_text
-from bot.i18n import N_, Html, Translator
+from bot.i18n import N_, Html, Translator, clean_value
 from bot.pending import Claim, is_token, new_token
+from bot.reply_limits import fit_reply
 from config.schema import ChannelConfig, FeedConfig
 from model.article import feed_id_for
 from model.errors import FeedParseError, FetchError, FetchErrorKind
@@ -56,7 +57,7 @@ async def _feed_health(context: NashirContext, feeds: list[FeedConfig]
             pipe.hgetall(keys.feed_state(feed_id_for(feed.url)))
         states = await pipe.execute()
     result = []
-    for feed, state in zip(feeds, states):
+    for feed, state in zip(feeds, states, strict=True):
         health = feed_health(state)
         if feed.paused:
             result.append(("paused", state))
@@ -81,20 +82,25 @@ async def feeds_page(context: NashirContext, t: Translator, page: int
     pages = (len(feeds) + size - 1) // size
     page = max(0, min(page, pages - 1))
     shown = feeds[page * size:(page + 1) * size]
-    lines = [t("<b>Feeds</b> ({page}/{pages})", page=page + 1, pages=pages)]
+    head = [t("<b>Feeds</b> ({page}/{pages})", page=page + 1, pages=pages)]
+    blocks = []
     rows = []
     healths = await _feed_health(context, shown)
-    for (number, feed), (health, state) in zip(enumerate(shown, start=page * size + 1), healths):
+    for (number, feed), (health, state) in zip(enumerate(shown, start=page * size + 1), healths,
+                                               strict=True):
         feed_id = feed_id_for(feed.url)
-        title = titles.get(feed_id) or feed.url
-        chats = ", ".join(target.chat for target in feed.channels)
-        lines.append(t("{number}. {mark} <b>{title}</b> → {chats}", number=number,
-                       mark=Html(_HEALTH_MARK[health]), title=title, chats=chats))
-        lines.append(t("    {url}", url=feed.url))
+        # Each value is capped so that a full page always fits one message (fit_reply is the
+        # backstop); addresses are shown with credentials masked (clean_value).
+        title = clean_value(titles.get(feed_id) or "", 100).strip() or clean_value(feed.url, 100)
+        chats = clean_value(", ".join(target.chat for target in feed.channels), 120)
+        lines = [t("{number}. {mark} <b>{title}</b> → {chats}", number=number,
+                   mark=Html(_HEALTH_MARK[health]), title=title, chats=chats),
+                 t("    {url}", url=clean_value(feed.url, 150))]
         if health == "failing" and state.get("last_error"):
-            lines.append(t("    last error: {error}", error=state["last_error"][:150]))
+            lines.append(t("    last error: {error}", error=clean_value(state["last_error"], 150)))
         if feed.mode == "review":
             lines.append(t("    every item goes to review first"))
+        blocks.append(lines)
         toggle = "r" if feed.paused else "p"
         label = t.button("Resume {number}", number=number) if feed.paused else \
             t.button("Pause {number}", number=number)
@@ -107,7 +113,7 @@ async def feeds_page(context: NashirContext, t: Translator, page: int
         nav.append(InlineKeyboardButton("▶", callback_data=f"f:{page + 1}"))
     if nav:
         keyboard.append(nav)
-    return Html("\n".join(lines)), InlineKeyboardMarkup(keyboard)
+    return fit_reply(t, head, blocks), InlineKeyboardMarkup(keyboard)
 
 
 async def feeds_command(update: Update, context: NashirContext) -> None:
@@ -392,18 +398,18 @@ async def channels_command(update: Update, context: NashirContext) -> None:
         return
     registry = context.data.registry
     config = await registry.current()
-    lines = [t("<b>Channels</b>")]
+    blocks = []
     for channel in config.channels:
         source = t.raw("config file") if registry.is_declared_channel(channel.chat) else \
             t.raw("added by command")
         state = t.raw("paused") if channel.paused else t.raw("active")
-        lines.append(t("• {chat} ({lang}): {state}, {source}", chat=channel.chat,
-                       lang=channel.language, state=state, source=source))
+        blocks.append([t("• {chat} ({lang}): {state}, {source}", chat=channel.chat,
+                         lang=channel.language, state=state, source=source)])
     if not config.channels:
-        lines.append(t("No channels yet."))
-    lines.append(t("Add one with /channels add CHANNEL [ar|en] after making me an "
-                   "administrator there with the right to post."))
-    await reply(update, join_lines(t, lines))
+        blocks.append([t("No channels yet.")])
+    await reply(update, fit_reply(t, [t("<b>Channels</b>")], blocks, [
+        t("Add one with /channels add CHANNEL [ar|en] after making me an "
+          "administrator there with the right to post.")]))
 
 
 def _bot_may_post(member: ChatMember, chat_type: str) -> bool:
@@ -498,7 +504,8 @@ async def status(update: Update, context: NashirContext) -> None:
     titles = await data.registry.feed_titles()
     counts = {"ok": 0, "failing": 0, "paused": 0, "new": 0}
     failing: list[tuple[str, str]] = []
-    for feed, (health, state) in zip(config.feeds, await _feed_health(context, list(config.feeds))):
+    for feed, (health, state) in zip(config.feeds, await _feed_health(context, list(config.feeds)),
+                                     strict=True):
         counts[health] += 1
         if health == "failing":
             failing.append((titles.get(feed_id_for(feed.url)) or feed.url,
@@ -524,19 +531,21 @@ async def status(update: Update, context: NashirContext) -> None:
           new=t.counted("{count} not polled yet", "{count} not polled yet", counts["new"])),
     ]
     for title, error in failing[:5]:
-        lines.append(t("⚠️ {title}: {error}", title=title, error=error[:120] or "?"))
+        lines.append(t("⚠️ {title}: {error}", title=clean_value(title, 80),
+                       error=clean_value(error, 120) or "?"))
     lines.append(t.n("Posts today: {count}.", "Posts today: {count}.", posts_today))
     if last_post:
         lines.append(t("Last post: {time}.", time=local_time(context, last_post, with_date=True)))
     else:
         lines.append(t("No post yet."))
     actions = await data.audit.latest(10)
+    blocks = []
     if actions:
         lines.append("")
         lines.append(t("<b>Last actions</b>"))
         for entry in actions:
-            lines.append(t("{time} {who}: {action} {detail}",
-                           time=local_time(context, entry.time, with_date=True),
-                           who=entry.user_name or entry.user_id, action=entry.action,
-                           detail=entry.detail[:100]))
-    await reply(update, join_lines(t, lines))
+            blocks.append([t("{time} {who}: {action} {detail}",
+                             time=local_time(context, entry.time, with_date=True),
+                             who=clean_value(entry.user_name or entry.user_id, 64),
+                             action=entry.action, detail=clean_value(entry.detail, 100))])
+    await reply(update, fit_reply(t, lines, blocks))

@@ -11,6 +11,7 @@ from telegram.ext import ApplicationHandlerStop
 
 from bot.context import NashirContext
 from bot.handlers.common import answer, reply, translator_for
+from bot.i18n import translator
 from store.subscriptions import forget_chat
 
 logger = logging.getLogger(__name__)
@@ -56,6 +57,33 @@ async def unknown_command(update: Update, context: NashirContext) -> None:
         return  # addressed to another bot in a group
     t = await translator_for(update, context)
     await reply(update, t("I do not know that command. /help lists what I can do."))
+
+
+async def channel_command(update: Update, context: NashirContext) -> None:
+    """A command of ours posted in a channel. Telegram delivers channel posts as posts, without
+    a sender, so nobody can be recognised as an editor or administrator there: nothing is done,
+    and the channel is told where commands work (at most the command limit per channel)."""
+    post = update.channel_post
+    chat = update.effective_chat
+    if post is None or chat is None or not post.text:
+        return
+    _, _, addressee = post.text.split()[0].partition("@")
+    if addressee and addressee.lower() != (context.bot.username or "").lower():
+        return  # a command for another bot
+    logger.warning("command posted in channel %s ignored: %r", chat.id, (post.text or "")[:40],
+                   extra={"chat": str(chat.id)})
+    decision = await context.data.limiter.hit(chat.id)
+    if not decision.allowed:
+        return
+    channel = await context.data.registry.find_channel(str(chat.id))
+    if channel is None and chat.username:
+        channel = await context.data.registry.find_channel(f"@{chat.username}")
+    t = translator(channel.language if channel is not None else "en")
+    try:
+        await post.reply_text(t("I do not take commands in channels. Write to me in a private "
+                                "chat; /help there lists what I can do."), do_quote=True)
+    except TelegramError as exc:  # the bot may not be allowed to post here
+        logger.info("could not answer the command in channel %s: %s", chat.id, exc)
 
 
 async def stray_text(update: Update, context: NashirContext) -> None:

@@ -52,6 +52,8 @@ _CONTENT_KEYS = ("text", "entities", "caption", "caption_entities", "link_previe
                  "rich_message")
 # Methods an older Bot API server (before 10.1) does not know.
 _RICH_METHODS = frozenset({"sendRichMessage"})
+MAX_INLINE_BUTTONS = 100
+MAX_MARKUP_BYTES = 10_240
 _IMAGE_MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a", b"RIFF", b"BM")
 _COMMAND = re.compile(r"(?<![\w/<>])/[A-Za-z0-9_]{1,64}(?:@[A-Za-z0-9_]{3,32})?(?![\w/<>])")
 _DEFAULT_UPDATE_TYPES_EXCLUDED = frozenset({"chat_member", "message_reaction",
@@ -568,6 +570,21 @@ class FakeTelegram:
                                                         reply_to_message_id)]
         message.update(extra)
         return self.inject_update({"message": message})
+
+    def inject_channel_post(self, chat_id: int, text: str, **extra: Any) -> JSON:
+        """A post in a channel, as Telegram delivers it: a `channel_post` update with the
+        channel as `sender_chat` and no `from` (the author is not revealed); commands get
+        their bot_command entities."""
+        chat = self._chats[chat_id]
+        post: JSON = {"message_id": self._next_message_id(chat), "chat": chat.to_api(),
+                      "sender_chat": chat.to_api(), "date": int(time.time()), "text": text}
+        commands = [{"type": "bot_command", "offset": _utf16(text[:m.start()]),
+                     "length": _utf16(m.group())} for m in _COMMAND.finditer(text)]
+        if commands:
+            post["entities"] = commands
+        post.update(extra)
+        self._stored[(chat.id, post["message_id"])] = post
+        return self.inject_update({"channel_post": post})
 
     def inject_document(self, user_id: int, file_name: str, content: bytes,
                         mime_type: str = "application/octet-stream", caption: str | None = None,
@@ -1409,6 +1426,12 @@ def _reply_markup(p: JSON) -> JSON | None:
         return None
     if not isinstance(markup, dict):
         raise bad_request("Object expected as reply markup")
+    # Telegram refuses an inline keyboard of more than 100 buttons, or about 10 kB of markup
+    # (tginfo/Telegram-Limits), with this text.
+    count = sum(len(row) for row in markup.get("inline_keyboard", []) if isinstance(row, list))
+    size = len(json.dumps(markup, ensure_ascii=False).encode())
+    if count > MAX_INLINE_BUTTONS or size > MAX_MARKUP_BYTES:
+        raise bad_request("reply markup is too long")
     for row in markup.get("inline_keyboard", []):
         for button in row:
             if not isinstance(button, dict) or "text" not in button:

@@ -124,16 +124,19 @@ async def test_imported_feeds_land_in_the_command_registry(redis: aioredis.Redis
 async def test_the_commands_import_and_export(tmp_path: Path, redis: aioredis.Redis,
                                              redis_url: str,
                                              capsys: pytest.CaptureFixture[str]) -> None:
-    """import-opml refuses an unknown channel, imports into a declared one and reports counts;
-    export-opml then lists declared and imported feeds."""
+    """import-opml refuses an unknown channel, imports into a declared one and reports counts
+    (the ftp:// outline refused, named on stderr, exit 1); export-opml then lists declared and
+    imported feeds."""
     config = parse_config({"channels": [{"chat": "@nashir_a"}],
                            "feeds": [{"url": "https://example.org/declared.xml",
                                       "channels": ["@nashir_a"]}]})
     path = write(tmp_path, READER_EXPORT)
     assert await cmd_import_opml(config, redis_url, str(path), "@unknown_channel") == 1
     assert "not a configured channel" in capsys.readouterr().err
-    assert await cmd_import_opml(config, redis_url, str(path), "@nashir_a") == 0
-    assert "2 feeds added to @nashir_a, 0 already there, 0 refused" in capsys.readouterr().out
+    assert await cmd_import_opml(config, redis_url, str(path), "@nashir_a") == 1
+    output = capsys.readouterr()
+    assert "2 feeds added to @nashir_a, 0 already there, 1 refused" in output.out
+    assert "refused: ftp://example.com/feed.xml: only http:// and https://" in output.err
     out = io.StringIO()
     assert await cmd_export_opml(config, redis_url, out) == 0
     urls = [f["url"] for f in parse_opml(out.getvalue())]
