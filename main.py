@@ -74,7 +74,8 @@ async def open_runtime(settings: Settings, config: BotConfig, redis_url: str,
         stack.push_async_callback(session.close)
         bot = None
         if settings.dry_run:
-            transport: Transport = PreviewTransport(settings.preview_dir)
+            transport: Transport = PreviewTransport(
+                settings.preview_dir, json_lines=settings.log_format == "json")
         else:
             from bot.telegram_client import make_bot
 
@@ -221,7 +222,11 @@ async def cmd_run(settings: Settings, config: BotConfig, redis_url: str,
         tasks = []
         if "poller" in roles:
             # feedparser holds the GIL: with a core to spare, parsing goes to its own process.
-            poller = make_poller(config, rt, worker_id=worker, on_poll=metrics.record_poll,
+            from ops.first_run import FirstRunGuide  # says where to look after a round
+
+            guide = FirstRunGuide(settings, config, redis, status_page=http.url)
+            poller = make_poller(config, rt, worker_id=worker,
+                                 on_poll=guide.watching(metrics.record_poll),
                                  parse_workers=1 if (os.cpu_count() or 1) > 1 else 0)
             reloader.add(apply_to_poller(poller))
             tasks.append(asyncio.create_task(poller.run(stop), name="poller"))

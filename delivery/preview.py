@@ -1,6 +1,7 @@
 """Dry-run delivery: with no bot token every post goes to a preview instead of Telegram.
 
-Each post is printed, appended to `preview/posts.jsonl` (fields: chat, html, url, time) and the
+Each post is printed (as text on a terminal; with BOT_LOG_FORMAT=json as one JSON object per
+line, like the logs), appended to `preview/posts.jsonl` (fields: chat, html, url, time) and the
 page `preview/index.html` is rewritten to show the posts as a channel would."""
 from __future__ import annotations
 
@@ -11,9 +12,9 @@ import time
 from pathlib import Path
 from typing import TextIO
 
-from model.delivery import Delivery
 from formatters.preview import post_lines_html
 from formatters.telegram_html import html_to_plain
+from model.delivery import Delivery
 
 _PAGE_POSTS = 200
 
@@ -51,9 +52,11 @@ def post_as_html_block(chat: str, post_html: str, when: float, photo_url: str | 
 class PreviewTransport:
     """A transport that writes posts to the preview instead of sending them."""
 
-    def __init__(self, preview_dir: Path, out: TextIO | None = None) -> None:
+    def __init__(self, preview_dir: Path, out: TextIO | None = None, *,
+                 json_lines: bool = False) -> None:
         self.dir = preview_dir
         self.out = out if out is not None else sys.stdout
+        self.json_lines = json_lines
         self.dir.mkdir(parents=True, exist_ok=True)
         self.jsonl = self.dir / "posts.jsonl"
         self.page = self.dir / "index.html"
@@ -67,10 +70,27 @@ class PreviewTransport:
         with self.jsonl.open("a", encoding="utf-8") as handle:
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")
         self._write_page()
-        print(f"\n── preview → {delivery.chat} ──\n{html_to_plain(delivery.html)}\n", file=self.out,
-              flush=True)
+        self._print(delivery, now)
         self._next_id += 1
         return self._next_id
+
+    @staticmethod
+    def describe(status: str, message_id: int) -> str:
+        """The sender's log line for a post that went here: nothing was sent."""
+        done = "edit" if status == "edited" else "post"
+        return f"{done} written to the preview (dry-run: nothing sent to Telegram)"
+
+    def _print(self, delivery: Delivery, now: float) -> None:
+        text = html_to_plain(delivery.html)
+        if self.json_lines:
+            stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + \
+                f".{int(now * 1000) % 1000:03d}Z"
+            line = json.dumps({"time": stamp, "level": "info", "logger": "delivery.preview",
+                               "message": "written to the preview", "chat": delivery.chat,
+                               "url": delivery.url, "text": text}, ensure_ascii=False)
+            print(line, file=self.out, flush=True)
+        else:
+            print(f"\n── preview → {delivery.chat} ──\n{text}\n", file=self.out, flush=True)
 
     def _write_page(self) -> None:
         records = []

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import signal
 from collections.abc import Callable
 from concurrent.futures import Future as ConcurrentFuture
 from concurrent.futures import ProcessPoolExecutor
@@ -28,6 +29,14 @@ T = TypeVar("T")
 MAX_BATCH = 32
 
 _Waiting = tuple[Callable[[], T], "asyncio.Future[T]"]
+
+
+def _start_worker() -> None:
+    """In each new worker: die with the bot, and leave Ctrl-C to it. A terminal's Ctrl-C
+    goes to the whole process group; the bot stops its workers itself (`ParsePool.close`), so
+    a worker that also took the SIGINT would only print a KeyboardInterrupt traceback."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    die_with_parent()
 
 
 def run_batch(calls: list[Callable[[], T]]) -> list[tuple[bool, T | Exception]]:
@@ -88,7 +97,7 @@ class ParsePool(Generic[T]):
         if self._executor is None:
             self._executor = ProcessPoolExecutor(
                 self.workers, mp_context=multiprocessing.get_context("spawn"),
-                initializer=die_with_parent)
+                initializer=_start_worker)
         try:
             submitted = self._executor.submit(run_batch, [call for call, _ in batch])
         except BrokenProcessPool:
@@ -114,7 +123,7 @@ class ParsePool(Generic[T]):
                 if not future.done():
                     future.set_exception(error)
         else:
-            for (_, future), (ok, value) in zip(batch, done.result()):
+            for (_, future), (ok, value) in zip(batch, done.result(), strict=True):
                 if future.done():  # its poll was cancelled meanwhile
                     continue
                 if ok:
