@@ -23,6 +23,7 @@ from tests.ops.container import build_args, copy_context, env_of, parse_dockerfi
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
 DOCKERFILE = REPO / "Dockerfile"
+LOCKS = ("requirements-pip.lock", "requirements.lock")   # what the build stage COPYs to /tmp
 
 
 def image_python() -> str:
@@ -40,17 +41,18 @@ def image_python() -> str:
 def wheelhouse(venv: Path) -> Path | None:
     """The lock's files for this platform, downloaded once (hashes checked) and kept under the
     user's cache, so later runs install without the network; None if they cannot be had."""
-    lock = (REPO / "requirements.lock").read_bytes()
+    lock = b"".join((REPO / name).read_bytes() for name in LOCKS)
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     folder = cache / "nashir" / f"wheels-{hashlib.sha256(lock).hexdigest()[:16]}"
     if (folder / ".complete").exists():
         return folder
     folder.mkdir(parents=True, exist_ok=True)
-    result = subprocess.run([str(venv / "bin" / "pip"), "download", "--require-hashes",
-                             "--no-deps", "-r", str(REPO / "requirements.lock"), "-d",
-                             str(folder)], capture_output=True, text=True, timeout=240)
-    if result.returncode != 0:
-        return None  # install straight from the indexes, as the Dockerfile does
+    for name in LOCKS:
+        result = subprocess.run([str(venv / "bin" / "pip"), "download", "--require-hashes",
+                                 "--no-deps", "-r", str(REPO / name), "-d", str(folder)],
+                                capture_output=True, text=True, timeout=240)
+        if result.returncode != 0:
+            return None  # install straight from the indexes, as the Dockerfile does
     (folder / ".complete").write_text("ok\n")
     return folder
 
@@ -72,8 +74,8 @@ class Image:
             if ins.keyword == "RUN" and "requirements.lock" in ins.value:
                 for part in ins.value.split("&&"):
                     command = part.strip().replace("/opt/nashir/bin/", f"{self.venv}/bin/")
-                    command = command.replace("/tmp/requirements.lock",
-                                              str(REPO / "requirements.lock"))
+                    for name in LOCKS:
+                        command = command.replace(f"/tmp/{name}", str(REPO / name))
                     argv = shlex.split(command)
                     if wheels is not None and argv[1:2] == ["install"]:
                         # The same command and lock, the files taken from the local copy.
