@@ -167,12 +167,16 @@ async def cmd_once(settings: Settings, config: BotConfig, redis_url: str) -> int
             outcomes = await poller.poll_all()
         for outcome in outcomes:
             if outcome.status == "error":
-                print(f"feed {outcome.feed_url}: {outcome.error}", file=sys.stderr)
+                logger.error("feed failed: %s", outcome.error, extra={"feed": outcome.feed_url})
         sender = make_sender(settings, config, rt)
         remaining = await sender.drain(timeout=300)
         queued = sum(o.queued for o in outcomes)
         logger.info("once: %d feeds polled, %d posts queued, %d still queued", len(outcomes),
                     queued, remaining)
+    if outcomes and all(o.status == "error" for o in outcomes):
+        logger.error("once: every feed failed (%d of %d): nothing could be polled; see the "
+                     "errors above", len(outcomes), len(outcomes))
+        return EXIT_PROBLEMS
     return EXIT_OK
 
 
@@ -318,8 +322,11 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_CONFIG
     from ops.http import redact, secrets_of
 
+    from ops.startup import telegram_failure, warn_about_settings
+
     secrets = secrets_of(settings)
     configure_logging(settings.log_format, secrets=secrets)
+    warn_about_settings(settings)
     try:
         config = load_config(settings.config_path)
     except ConfigError as exc:
@@ -346,7 +353,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_REDIS
     except TelegramError as exc:
         # PTB's InvalidToken repeats the token in its message: never print it.
-        print(f"error: Telegram refused to start: {redact(str(exc), secrets)}", file=sys.stderr)
+        print(f"error: {redact(telegram_failure(exc, settings), secrets)}", file=sys.stderr)
         return EXIT_PROBLEMS
     except KeyboardInterrupt:
         return EXIT_OK

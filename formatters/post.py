@@ -14,14 +14,12 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from model.article import Article
 from formatters.dates import post_date, zone
 from formatters.errors import TemplateError, UnrenderableArticle
 from formatters.excerpt import Excerpt, cut_text
 from formatters.hashtags import hashtags
-from model.post import PostOptions, RenderedPost
 from formatters.preview import render_preview_html
-from formatters.rtl import LRI, PDI, has_rtl, isolate_line, isolate_text, line_mark
+from formatters.rtl import PDI, RLI, has_rtl, isolate_line, isolate_text, line_mark
 from formatters.telegram_html import (
     CAPTION_LIMIT,
     RAW_BYTES_LIMIT,
@@ -40,6 +38,8 @@ from formatters.templates import (
     validate_template,
 )
 from formatters.text import clean_inline
+from model.article import Article
+from model.post import PostOptions, RenderedPost
 
 __all__ = ["UnrenderableArticle", "render_post", "render_preview_html", "validate_template"]
 
@@ -75,11 +75,12 @@ def _bold(text: str, language: str) -> Fragment:
 
 def _hashtag(tag: str, language: str) -> str:
     # Each tag is isolated on its own: "#Syria #Russia" as one LTR run would read backwards.
-    # In an English post an Arabic tag goes in an LTR isolate, so "#" stays on its left as
-    # English readers expect, and nothing but the tag's own letters follows the "#" (an
-    # isolate character right after it would end Telegram's hashtag).
+    # An Arabic tag in an English post goes in a right-to-left isolate with its "#", so the "#"
+    # stands where an Arabic reader starts, on the right (in a left-to-right isolate it would
+    # trail on the left, after the word); nothing but the tag's own letters follows the "#"
+    # (an isolate character right after it would end Telegram's hashtag).
     if language == "en" and has_rtl(tag):
-        return f"{LRI}{tag}{PDI}"
+        return f"{RLI}{tag}{PDI}"
     return isolate_line(tag, language)
 
 

@@ -182,8 +182,9 @@ def test_compose_runs_the_bot_with_a_persistent_redis() -> None:
 
 def test_kubernetes_manifests_probe_the_contract_endpoints() -> None:
     """Each Deployment runs one role as the image's user, probes /healthz (liveness) and
-    /readyz (readiness) on the contract's port, takes the token from a Secret; the commands role
-    has one replica; Redis keeps an append-only file on a volume and never evicts."""
+    /readyz (readiness) on the contract's port, takes the token from a required Secret; the
+    commands role has one replica; Redis keeps an append-only file on a volume and never
+    evicts."""
     docs = [d for f in sorted((REPO / "deploy" / "k8s").glob("*.yaml"))
             for d in yaml.safe_load_all(f.read_text()) if d]
     deployments = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Deployment"}
@@ -198,6 +199,8 @@ def test_kubernetes_manifests_probe_the_contract_endpoints() -> None:
         env = {e["name"]: e for e in container["env"]}
         assert set(env) <= CONTRACT_ENV
         assert "value" not in env["TELEGRAM_BOT_TOKEN"]
+        # A missing Secret stops the pod; it must never silently mean dry-run in production.
+        assert env["TELEGRAM_BOT_TOKEN"]["valueFrom"]["secretKeyRef"].get("optional") is not True
         assert env["BOT_HTTP_ADDR"]["value"] == "0.0.0.0:8080"
         assert container["ports"][0]["containerPort"] == 8080
         assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
