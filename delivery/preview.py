@@ -9,6 +9,7 @@ import html
 import json
 import sys
 import time
+from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import TextIO
 
@@ -39,14 +40,19 @@ main {{ max-width:560px; margin:0 auto; padding:12px }}
 """
 
 
-def post_as_html_block(chat: str, post_html: str, when: float, photo_url: str | None = None) -> str:
+def post_as_html_block(chat: str, post_html: str, when: float, photo_url: str | None = None,
+                       tz: tzinfo | None = None) -> str:
     """One post as a chat bubble. Each line is its own paragraph with dir=auto, the way
-    Telegram's clients pick a direction per line from its first strong character."""
+    Telegram's clients pick a direction per line from its first strong character. The time is
+    shown in `tz` (default: this machine's zone), with the zone's name."""
     paragraphs = post_lines_html(post_html)
     image = f'<img src="{html.escape(photo_url)}" alt="">' if photo_url else ""
-    stamp = time.strftime("%Y-%m-%d %H:%M", time.localtime(when))
+    moment = datetime.fromtimestamp(when, tz) if tz is not None else \
+        datetime.fromtimestamp(when).astimezone()
+    stamp = html.escape(moment.strftime("%Y-%m-%d %H:%M %Z"))
     return (f'<div class="chat">{html.escape(chat)}</div>'
-            f'<div class="post">{image}{paragraphs}<div class="time">{stamp}</div></div>')
+            f'<div class="post">{image}{paragraphs}<div class="time" dir="ltr">'
+            f'<time datetime="{moment.isoformat()}">{stamp}</time></div></div>')
 
 
 class PreviewTransport:
