@@ -295,20 +295,84 @@ async def cmd_preview(settings: Settings, config: BotConfig, target: str,
 # -- entry point --------------------------------------------------------------------------------
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="main.py", description="Nashir: feeds to Telegram.")
-    commands = parser.add_subparsers(dest="command")
-    run = commands.add_parser("run", help="the long-running worker (default)")
+    import textwrap
+
+    raw = argparse.RawDescriptionHelpFormatter
+
+    def wrap(text: str) -> str:  # descriptions wrapped; the tables below keep their layout
+        return "\n".join(textwrap.fill(part, 92) for part in text.split("\n"))
+
+    environment = """\
+environment:
+  TELEGRAM_BOT_TOKEN  the bot's token (from @BotFather). Unset: DRY-RUN, nothing goes to
+                      Telegram; posts are written to BOT_DATA_DIR/preview/ (index.html to
+                      open in a browser, posts.jsonl one JSON object per post)
+  TELEGRAM_API_URL    Bot API root (default https://api.telegram.org)
+  BOT_CONFIG          the YAML config (default config/bot.yaml, else the bundled
+                      config/example.yaml: one sample Arabic feed, two demo channels)
+  REDIS_URL           redis://, rediss:// or unix:// URL (unset: an embedded Redis keeping
+                      its data under BOT_DATA_DIR/redis)
+  BOT_DATA_DIR        local state and the dry-run preview (default ./data)
+  BOT_HTTP_ADDR       status page at /, with /healthz /readyz /metrics (default
+                      127.0.0.1:8080: open http://127.0.0.1:8080/)
+  BOT_LOG_FORMAT      text or json (default: text on a terminal, json otherwise)"""
+    exit_codes = """\
+exit codes:
+  0  done (check: all is well)
+  1  problems: check found one; once: every feed failed; Telegram unreachable or the token
+     refused; the HTTP address is taken
+  2  the environment or the config file is wrong (the message names the key)
+  3  Redis is not usable"""
+    parser = argparse.ArgumentParser(
+        prog="main.py", formatter_class=raw,
+        description=wrap("Nashir: polls RSS/Atom/JSON feeds and posts right-to-left-safe summaries "
+                    "to Telegram channels, once each.\nWith no command: run."),
+        epilog=f"{environment}\n\n{exit_codes}\n\n"
+               "`main.py COMMAND --help` tells more of each command. Docs: README.md, "
+               "docs/operations.md.")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    run = commands.add_parser(
+        "run", help="the long-running worker (default)", formatter_class=raw,
+        description=wrap("Poll the feeds on their schedules, deliver the posts, answer the bot's "
+                    "commands (not in dry-run), and serve the status page at BOT_HTTP_ADDR.\n"
+                    "After the first round of polls it says where the posts went and when it "
+                    "polls next. Ctrl-C (or SIGTERM) stops it cleanly; SIGHUP reloads the "
+                    "config."),
+        epilog=f"{environment}\n\n{exit_codes}")
     run.add_argument("--roles", type=parse_roles, default=frozenset(ROLES),
-                     help="what this process does: poller,sender,commands (default: all)")
-    commands.add_parser("once", help="poll every feed once now and deliver what it queued")
-    commands.add_parser("check", help="validate config, Redis, Telegram and channel rights")
-    preview = commands.add_parser("preview", help="print the post for an article page or feed")
+                     help="what this process does: poller,sender,commands (default: all); "
+                          "for running several processes against one Redis")
+    commands.add_parser(
+        "once", help="poll every feed once now, deliver what it queued, exit",
+        formatter_class=raw,
+        description=wrap("Poll every active feed now (whatever its schedule), deliver what that "
+                    "queued, and exit: for cron, or to try a config. In dry-run the posts go "
+                    "to BOT_DATA_DIR/preview/. Exits 1 when every feed failed."),
+        epilog=exit_codes)
+    commands.add_parser(
+        "check", help="is everything the bot needs there? exit 0 if all is well",
+        formatter_class=raw,
+        description=wrap("Check the config, the data dir, Redis (persistence, eviction), each feed "
+                    "(fetched and parsed once; its script against its channels' language), "
+                    "Telegram (the token) and each channel (may the bot post there?). Prints "
+                    "one line per problem, then a table; WARN rows are advice. Nothing "
+                    "printed holds the token or REDIS_URL's password."),
+        epilog=exit_codes)
+    preview = commands.add_parser(
+        "preview", help="print the post for an article page or feed, as Telegram gets it",
+        description=wrap("Print the Telegram HTML of the newest item of a feed, or of an article "
+                    "page, as the bot would post it (nothing is sent or stored)."))
     preview.add_argument("target", help="URL or file of an article page, feed or feed item")
-    preview.add_argument("--channel", help="render as for this configured channel")
-    opml_in = commands.add_parser("import-opml", help="add the feeds of an OPML file")
+    preview.add_argument("--channel", help="render as for this configured channel "
+                                           "(default: the first one)")
+    opml_in = commands.add_parser(
+        "import-opml", help="add the feeds of an OPML file",
+        description=wrap("Add an OPML file's feeds to one channel (posting only items published "
+                    "after the import)."))
     opml_in.add_argument("file", help="the OPML file")
     opml_in.add_argument("--channel", required=True, help="the channel the feeds post to")
-    commands.add_parser("export-opml", help="print every feed as OPML")
+    commands.add_parser("export-opml", help="print every feed as OPML",
+                        description=wrap("Print every feed the bot polls as OPML 2.0."))
     return parser
 
 
