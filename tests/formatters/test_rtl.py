@@ -6,7 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-bidi = pytest.importorskip("bidi", reason="python-bidi is needed for the bidi tests")
+bidi = pytest.importorskip("bidi", reason="python-bidi is missing: it is one of the test "
+                           "tools (scripts/setup installs requirements-test.lock)")
 from bidi import get_base_level, get_display
 
 from formatters.post import render_post
