@@ -46,3 +46,19 @@ def test_run_once_and_check_help_tell_their_exit_codes() -> None:
     for command in ("run", "once", "check"):
         assert "exit codes:" in help_of(command)
     assert "Ctrl-C" in help_of("run")
+
+
+def test_the_readme_commands_work_when_copied() -> None:
+    """The README never says a bare `python main.py` (it lacks the virtualenv's packages), names
+    only real commands, and its preview command, copied as written, prints the post it shows."""
+    import re
+
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    assert not re.search(r"(?<![/\w.])python main\.py", text)
+    named = re.findall(r"^\s+\./scripts/run (\S+)", text, re.M)
+    assert named and set(named) <= set(COMMANDS), named
+    result = subprocess.run(["./scripts/run", "preview", "samples/feed-ar.xml"], cwd=REPO,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "الممرات التجارية الجديدة" in result.stdout
+    assert "الممرات التجارية الجديدة" in text
