@@ -18,7 +18,7 @@ logger = logging.getLogger(__name__)
 
 async def start(update: Update, context: NashirContext) -> None:
     t = await translator_for(update, context)
-    lines = [
+    lines: list[str] = [
         t("<b>Welcome!</b> I bring the publication's long reads to Telegram."),
         t("Choose what you want with /subscribe; the posts then arrive here. /help lists "
           "everything."),
