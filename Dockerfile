@@ -6,20 +6,26 @@
 # the final stage copies only that virtualenv and the code onto a fresh slim image, so no
 # compiler, header or pip cache ships.
 ARG PYTHON_VERSION=3.11
+# The base image by tag. Pin it by digest where a registry is reachable (docs/operations.md,
+# "Reproducible images": `docker buildx imagetools inspect python:3.11-slim-bookworm`), as
+# FROM python:${PYTHON_VERSION}-slim-bookworm@sha256:<digest> in both stages;
+# tests/ops/test_container.py reports the missing digest until then.
 
 FROM python:${PYTHON_VERSION}-slim-bookworm AS build
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1
-# Debian's build tools, unpinned: only this throw-away stage has them.
-# hadolint ignore=DL3008
+# Debian bookworm's compilers, through its build-essential (pinned: the only version bookworm
+# has); only this throw-away stage has them.
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends build-essential \
+    && apt-get install -y --no-install-recommends build-essential=12.9 \
     && rm -rf /var/lib/apt/lists/*
 RUN python -m venv /opt/nashir
-COPY requirements.lock /tmp/requirements.lock
-# Exactly the lock: every package pinned and checked against its hash.
-RUN /opt/nashir/bin/pip install --require-hashes -r /tmp/requirements.lock \
+COPY requirements-pip.lock requirements.lock /tmp/
+# Exactly the lock, every package pinned and checked against its hash; pip itself first (the
+# one in the image may be too old to read the lock), as scripts/setup and CI do.
+RUN /opt/nashir/bin/pip install --require-hashes --no-deps -r /tmp/requirements-pip.lock \
+    && /opt/nashir/bin/pip install --require-hashes --no-deps -r /tmp/requirements.lock \
     && /opt/nashir/bin/pip check
 
 FROM python:${PYTHON_VERSION}-slim-bookworm

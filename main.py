@@ -25,7 +25,7 @@ from redis.exceptions import RedisError
 from config.logging import configure_logging
 from config.schema import BotConfig, ConfigError, load_config
 from config.settings import Settings
-from guards.urls import mask_urls_in_text
+from guards.urls import display_url, mask_urls_in_text
 from store.embedded import EmbeddedRedisError
 
 if TYPE_CHECKING:
@@ -78,7 +78,8 @@ async def open_runtime(settings: Settings, config: BotConfig, redis_url: str,
         stack.push_async_callback(session.close)
         bot = None
         if settings.dry_run:
-            transport: Transport = PreviewTransport(settings.preview_dir)
+            transport: Transport = PreviewTransport(
+                settings.preview_dir, json_lines=settings.log_format == "json")
         else:
             from delivery.telegram_client import make_bot
 
@@ -170,13 +171,17 @@ async def cmd_once(settings: Settings, config: BotConfig, redis_url: str) -> int
             outcomes = await poller.poll_all()
         for outcome in outcomes:
             if outcome.status == "error":
-                print(mask_urls_in_text(f"feed {outcome.feed_url}: {outcome.error}"),
-                      file=sys.stderr)
+                logger.error("feed failed: %s", mask_urls_in_text(outcome.error),
+                             extra={"feed": display_url(outcome.feed_url)})
         sender = make_sender(settings, config, rt)
         remaining = await sender.drain(timeout=300)
         queued = sum(o.queued for o in outcomes)
         logger.info("once: %d feeds polled, %d posts queued, %d still queued", len(outcomes),
                     queued, remaining)
+    if outcomes and all(o.status == "error" for o in outcomes):
+        logger.error("once: every feed failed (%d of %d): nothing could be polled; see the "
+                     "errors above", len(outcomes), len(outcomes))
+        return EXIT_PROBLEMS
     return EXIT_OK
 
 
@@ -226,7 +231,11 @@ async def cmd_run(settings: Settings, config: BotConfig, redis_url: str,
         tasks = []
         if "poller" in roles:
             # feedparser holds the GIL: with a core to spare, parsing goes to its own process.
-            poller = make_poller(config, rt, worker_id=worker, on_poll=metrics.record_poll,
+            from ops.first_run import FirstRunGuide  # says where to look after a round
+
+            guide = FirstRunGuide(settings, config, redis, status_page=http.url)
+            poller = make_poller(config, rt, worker_id=worker,
+                                 on_poll=guide.watching(metrics.record_poll),
                                  parse_workers=1 if (os.cpu_count() or 1) > 1 else 0)
             reloader.add(apply_to_poller(poller))
             tasks.append(asyncio.create_task(poller.run(stop), name="poller"))
@@ -291,20 +300,86 @@ async def cmd_preview(settings: Settings, config: BotConfig, target: str,
 # -- entry point --------------------------------------------------------------------------------
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="main.py", description="Nashir: feeds to Telegram.")
-    commands = parser.add_subparsers(dest="command")
-    run = commands.add_parser("run", help="the long-running worker (default)")
+    import textwrap
+
+    raw = argparse.RawDescriptionHelpFormatter
+
+    def wrap(text: str) -> str:  # descriptions wrapped; the tables below keep their layout
+        return "\n".join(textwrap.fill(part, 92) for part in text.split("\n"))
+
+    environment = """\
+environment:
+  TELEGRAM_BOT_TOKEN  the bot's token (from @BotFather). Unset: DRY-RUN, nothing goes to
+                      Telegram; posts are written to BOT_DATA_DIR/preview/ (index.html to
+                      open in a browser, posts.jsonl one JSON object per post)
+  TELEGRAM_API_URL    Bot API root (default https://api.telegram.org)
+  BOT_CONFIG          the YAML config (default config/bot.yaml, else the bundled
+                      config/example.yaml: one sample Arabic feed, two demo channels)
+  REDIS_URL           redis://, rediss:// or unix:// URL (unset: an embedded Redis keeping
+                      its data under BOT_DATA_DIR/redis)
+  BOT_DATA_DIR        local state and the dry-run preview (default ./data)
+  BOT_HTTP_ADDR       status page at /, with /healthz /readyz /metrics (default
+                      127.0.0.1:8080: open http://127.0.0.1:8080/)
+  BOT_LOG_FORMAT      text or json (default: text on a terminal, json otherwise)"""
+    exit_codes = """\
+exit codes:
+  0  done (check: all is well)
+  1  problems: check found one; once: every feed failed; Telegram unreachable or the token
+     refused; the HTTP address is taken
+  2  the environment or the config file is wrong (the message names the key)
+  3  Redis is not usable"""
+    parser = argparse.ArgumentParser(
+        prog="main.py", formatter_class=raw,
+        description=wrap("Nashir: polls RSS/Atom/JSON feeds and posts right-to-left-safe summaries "
+                    "to Telegram channels, once each.\nWith no command: run."),
+        epilog=f"{environment}\n\n{exit_codes}\n\n"
+               "`main.py COMMAND --help` tells more of each command. Docs: README.md, "
+               "docs/operations.md.")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    run = commands.add_parser(
+        "run", help="the long-running worker (default)", formatter_class=raw,
+        description=wrap("Poll the feeds on their schedules, deliver the posts, answer the bot's "
+                    "commands (not in dry-run), and serve the status page at BOT_HTTP_ADDR.\n"
+                    "After the first round of polls it says where the posts went and when it "
+                    "polls next. Ctrl-C (or SIGTERM) stops it cleanly; SIGHUP reloads the "
+                    "config."),
+        epilog=f"{environment}\n\n{exit_codes}")
     run.add_argument("--roles", type=parse_roles, default=frozenset(ROLES),
-                     help="what this process does: poller,sender,commands (default: all)")
-    commands.add_parser("once", help="poll every feed once now and deliver what it queued")
-    commands.add_parser("check", help="validate config, Redis, Telegram and channel rights")
-    preview = commands.add_parser("preview", help="print the post for an article page or feed")
+                     help="what this process does: poller,sender,commands (default: all); "
+                          "for running several processes against one Redis")
+    commands.add_parser(
+        "once", help="poll every feed once now, deliver what it queued, exit",
+        formatter_class=raw,
+        description=wrap("Poll every active feed now (whatever its schedule), deliver what that "
+                    "queued, and exit: for cron, or to try a config. In dry-run the posts go "
+                    "to BOT_DATA_DIR/preview/. Exits 1 when every feed failed."),
+        epilog=exit_codes)
+    commands.add_parser(
+        "check", help="is everything the bot needs there? exit 0 if all is well",
+        formatter_class=raw,
+        description=wrap("Check the config, the data dir, Redis (persistence, eviction), each feed "
+                    "(fetched and parsed once; its script against its channels' language), "
+                    "Telegram (the token) and each channel (may the bot post there?). Prints "
+                    "one line per problem, then a table; WARN rows are advice. Nothing "
+                    "printed holds the token or REDIS_URL's password."),
+        epilog=exit_codes)
+    preview = commands.add_parser(
+        "preview", help="print the post for an article page or feed, as Telegram gets it",
+        description=wrap("Print the Telegram HTML of the newest item of a feed, or of an article "
+                    "page, as the bot would post it (nothing is sent or stored)."))
     preview.add_argument("target", help="URL or file of an article page, feed or feed item")
-    preview.add_argument("--channel", help="render as for this configured channel")
-    opml_in = commands.add_parser("import-opml", help="add the feeds of an OPML file")
+    preview.add_argument("--channel", help="render as for this configured channel "
+                                           "(default: the first one)")
+    opml_in = commands.add_parser(
+        "import-opml", help="add the feeds of an OPML file",
+        description=wrap("Add an OPML file's feeds to one channel (posting only items published "
+                    "after the import)."))
     opml_in.add_argument("file", help="the OPML file")
     opml_in.add_argument("--channel", required=True, help="the channel the feeds post to")
-    opml_out = commands.add_parser("export-opml", help="print every feed as OPML")
+    opml_out = commands.add_parser(
+        "export-opml", help="print every feed as OPML",
+        description=wrap("Print every feed the bot polls as OPML 2.0. Credentials in feed "
+                         "addresses are masked unless --with-secrets is given."))
     opml_out.add_argument("--with-secrets", action="store_true",
                           help="keep credentials in feed addresses (masked otherwise)")
     return parser
@@ -320,8 +395,11 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_CONFIG
     from ops.http import redact, secrets_of
 
+    from ops.startup import telegram_failure, warn_about_settings
+
     secrets = secrets_of(settings)
     configure_logging(settings.log_format, secrets=secrets, mask=mask_urls_in_text)
+    warn_about_settings(settings)
     try:
         config = load_config(settings.config_path)
     except ConfigError as exc:
@@ -349,7 +427,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_REDIS
     except TelegramError as exc:
         # PTB's InvalidToken repeats the token in its message: never print it.
-        print(f"error: Telegram refused to start: {redact(str(exc), secrets)}", file=sys.stderr)
+        print(f"error: {redact(telegram_failure(exc, settings), secrets)}", file=sys.stderr)
         return EXIT_PROBLEMS
     except KeyboardInterrupt:
         return EXIT_OK

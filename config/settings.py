@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,6 +11,12 @@ from config.schema import ConfigError
 
 BUNDLED_EXAMPLE = Path(__file__).resolve().parent / "example.yaml"
 DEFAULT_CONFIG = Path("config/bot.yaml")
+TOKEN_VARIABLE = "TELEGRAM_BOT_TOKEN"
+# Names people give the token by mistake: TELEGRAM_TOKEN, TG_TOKEN, TG_BOT_TOKEN, BOT_TOKEN,
+# telegram_bot_token, … (TOKEN with TELEGRAM or a TG word; or a bare BOT_TOKEN / TOKEN).
+_TOKEN_LOOKALIKE = re.compile(
+    r"(?i)^(?=.*TOKEN)(?:.*TELEGRAM.*|(?:.*_)?TG(?:_.*)?|(?:BOT_)?(?:API_)?TOKEN)$")
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +29,8 @@ class Settings:
     http_host: str
     http_port: int
     log_format: str
+    # Set variables that look like a misnamed TELEGRAM_BOT_TOKEN (only when it is unset).
+    token_lookalikes: tuple[str, ...] = ()
 
     @property
     def dry_run(self) -> bool:
@@ -48,16 +57,44 @@ class Settings:
             raise ConfigError(f"BOT_LOG_FORMAT = {log_format!r}: must be json or text")
         if not log_format:
             log_format = "text" if sys.stderr.isatty() else "json"
+        redis_url = env.get("REDIS_URL", "").strip() or None
+        if redis_url is not None:
+            _check_redis_url(redis_url)
+        lookalikes: tuple[str, ...] = ()
+        if token is None:
+            lookalikes = tuple(sorted(name for name, value in env.items()
+                                      if name != TOKEN_VARIABLE and value.strip()
+                                      and _TOKEN_LOOKALIKE.match(name)))
         return cls(
             token=token,
             api_url=api_url,
-            redis_url=env.get("REDIS_URL", "").strip() or None,
+            redis_url=redis_url,
             config_path=config_path,
             data_dir=Path(env.get("BOT_DATA_DIR", "").strip() or "./data"),
             http_host=host,
             http_port=port,
             log_format=log_format,
+            token_lookalikes=lookalikes,
         )
+
+    def warnings(self) -> list[str]:
+        """What the environment probably got wrong, for the log at start (WARNING)."""
+        found = []
+        if self.token_lookalikes:
+            names = " and ".join(self.token_lookalikes)
+            found.append(f"{names} {'is' if len(self.token_lookalikes) == 1 else 'are'} set "
+                         f"but {TOKEN_VARIABLE} is not: running in DRY-RUN, nothing is posted "
+                         f"to Telegram. The bot reads its token from {TOKEN_VARIABLE} only.")
+        return found
+
+
+def _check_redis_url(url: str) -> None:
+    if not url.lower().startswith(REDIS_SCHEMES):
+        # Never echo a password: show the host part only.
+        shown = url.rpartition("@")[2]
+        raise ConfigError(
+            f"REDIS_URL = {shown!r}: a Redis URL must start with redis://, rediss:// or "
+            f"unix:// (like redis://{shown or 'localhost:6379'}/0)")
 
 
 def _parse_addr(value: str) -> tuple[str, int]:

@@ -1,6 +1,7 @@
 """Dry-run delivery: with no bot token every post goes to a preview instead of Telegram.
 
-Each post is printed, appended to `preview/posts.jsonl` (fields: chat, html, url, time) and the
+Each post is printed (as text on a terminal; with BOT_LOG_FORMAT=json as one JSON object per
+line, like the logs), appended to `preview/posts.jsonl` (fields: chat, html, url, time) and the
 page `preview/index.html` is rewritten to show the posts as a channel would."""
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import html
 import json
 import sys
 import time
+from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import TextIO
 
@@ -38,22 +40,29 @@ main {{ max-width:560px; margin:0 auto; padding:12px }}
 """
 
 
-def post_as_html_block(chat: str, post_html: str, when: float, photo_url: str | None = None) -> str:
+def post_as_html_block(chat: str, post_html: str, when: float, photo_url: str | None = None,
+                       tz: tzinfo | None = None) -> str:
     """One post as a chat bubble. Each line is its own paragraph with dir=auto, the way
-    Telegram's clients pick a direction per line from its first strong character."""
+    Telegram's clients pick a direction per line from its first strong character. The time is
+    shown in `tz` (default: this machine's zone), with the zone's name."""
     paragraphs = post_lines_html(post_html)
     image = f'<img src="{html.escape(photo_url)}" alt="">' if photo_url else ""
-    stamp = time.strftime("%Y-%m-%d %H:%M", time.localtime(when))
+    moment = datetime.fromtimestamp(when, tz) if tz is not None else \
+        datetime.fromtimestamp(when).astimezone()
+    stamp = html.escape(moment.strftime("%Y-%m-%d %H:%M %Z"))
     return (f'<div class="chat">{html.escape(chat)}</div>'
-            f'<div class="post">{image}{paragraphs}<div class="time">{stamp}</div></div>')
+            f'<div class="post">{image}{paragraphs}<div class="time" dir="ltr">'
+            f'<time datetime="{moment.isoformat()}">{stamp}</time></div></div>')
 
 
 class PreviewTransport:
     """A transport that writes posts to the preview instead of sending them."""
 
-    def __init__(self, preview_dir: Path, out: TextIO | None = None) -> None:
+    def __init__(self, preview_dir: Path, out: TextIO | None = None, *,
+                 json_lines: bool = False) -> None:
         self.dir = preview_dir
         self.out = out if out is not None else sys.stdout
+        self.json_lines = json_lines
         self.dir.mkdir(parents=True, exist_ok=True)
         self.jsonl = self.dir / "posts.jsonl"
         self.page = self.dir / "index.html"
@@ -67,10 +76,27 @@ class PreviewTransport:
         with self.jsonl.open("a", encoding="utf-8") as handle:
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")
         self._write_page()
-        print(f"\n── preview → {delivery.chat} ──\n{html_to_plain(delivery.html)}\n", file=self.out,
-              flush=True)
+        self._print(delivery, now)
         self._next_id += 1
         return self._next_id
+
+    @staticmethod
+    def describe(status: str, message_id: int) -> str:
+        """The sender's log line for a post that went here: nothing was sent."""
+        done = "edit" if status == "edited" else "post"
+        return f"{done} written to the preview (dry-run: nothing sent to Telegram)"
+
+    def _print(self, delivery: Delivery, now: float) -> None:
+        text = html_to_plain(delivery.html)
+        if self.json_lines:
+            stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + \
+                f".{int(now * 1000) % 1000:03d}Z"
+            line = json.dumps({"time": stamp, "level": "info", "logger": "delivery.preview",
+                               "message": "written to the preview", "chat": delivery.chat,
+                               "url": delivery.url, "text": text}, ensure_ascii=False)
+            print(line, file=self.out, flush=True)
+        else:
+            print(f"\n── preview → {delivery.chat} ──\n{text}\n", file=self.out, flush=True)
 
     def _write_page(self) -> None:
         records = []

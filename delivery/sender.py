@@ -390,7 +390,9 @@ class Sender:
             self.stats.edited += 1
         else:
             self.stats.sent += 1
-        logger.info("%s message %s", status, posted.message_id, extra=context)
+        describe = getattr(self.transport, "describe", None)  # the preview: "written to …"
+        logger.info("%s", describe(status, posted.message_id) if describe else
+                    f"{status} message {posted.message_id}", extra=context)
         reason = "plain text" if posted.plain_fallback else (
             "without photo" if posted.photo == "dropped" else "")
         return SendOutcome(delivery, status, posted.message_id, reason, chat=queued.target,

@@ -90,8 +90,12 @@ def _overtime(signum: int, frame: FrameType | None) -> None:
 
 
 def init_worker(progress: Any) -> None:
-    """Process initializer: die with the bot, report progress, stop overlong parses."""
+    """Process initializer: die with the bot, report progress, stop overlong parses, and
+    leave Ctrl-C to the bot. A terminal's Ctrl-C goes to the whole process group; the bot stops
+    its workers itself (`ParsePool.close`), so a worker that also took the SIGINT would only
+    print a KeyboardInterrupt traceback."""
     global _progress
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     die_with_parent()
     _progress = progress
     signal.signal(signal.SIGALRM, _overtime)

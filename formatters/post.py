@@ -21,7 +21,7 @@ from formatters.hashtags import hashtags
 from formatters.labels import LABELS
 from formatters.metadata import clean_author, clean_title, plausible_date, site_names, source_line
 from formatters.preview import render_preview_html
-from formatters.rtl import LRI, PDI, first_strong_rtl, has_rtl, isolate_text, line_mark
+from formatters.rtl import LRI, PDI, RLI, first_strong_rtl, has_rtl, isolate_text, line_mark
 from formatters.telegram_html import (
     CAPTION_LIMIT,
     RAW_BYTES_LIMIT,
@@ -77,14 +77,15 @@ def _bold(text: str, language: str) -> Fragment:
 def _hashtag(tag: str, language: str) -> str:
     # Each tag is isolated on its own, and only as a whole: "#Syria #Russia" as one LTR run
     # would read backwards, and an isolate character inside a tag (after the "#", or between
-    # the Latin and the Arabic of "#COVID19_سوريا") would end Telegram's hashtag there. In an
-    # English post a tag with an RTL letter goes in an LTR isolate, so "#" stays on its left
-    # as English readers expect; in a right-to-left post so does a tag that starts with a
-    # Latin letter, and a tag that starts with an RTL letter stays in the line's direction.
+    # the Latin and the Arabic of "#COVID19_سوريا") would end Telegram's hashtag there. In a
+    # right-to-left post a tag that starts with a Latin letter goes in an LTR isolate, and a
+    # tag that starts with an RTL letter stays in the line's direction. In a left-to-right post
+    # a tag with an RTL letter goes in an RTL isolate with its "#", so the "#" stands where its
+    # reader starts, on the right (in an LTR isolate it would trail on the left, after the word).
     if is_rtl(language):
         return tag if first_strong_rtl(tag) else f"{LRI}{tag}{PDI}"
     if has_rtl(tag):
-        return f"{LRI}{tag}{PDI}"
+        return f"{RLI}{tag}{PDI}"
     return tag
 
 

@@ -15,6 +15,7 @@ printed ever holds the token or REDIS_URL's password.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sys
 import tempfile
@@ -63,10 +64,7 @@ class CheckReport:
         lines.insert(1, f"{'-' * width0}  {'-' * width1}  {'-' * 6}")
         failed = sum(r.result == FAIL for r in self.rows)
         warned = sum(r.result == WARN for r in self.rows)
-        if failed:
-            verdict = f"{failed} problem{'s' if failed != 1 else ''}"
-        else:
-            verdict = "all is well"
+        verdict = f"{failed} problem{'s' if failed != 1 else ''}" if failed else "all is well"
         if warned:
             verdict += f" ({warned} warning{'s' if warned != 1 else ''})"
         return "\n".join(lines + ["", verdict])
@@ -85,7 +83,13 @@ async def check_report(settings: Settings, config: BotConfig, redis_url: str, *,
                f"{channels} channel{'s' if channels != 1 else ''}")
     _check_data_dir(settings, report)
     await _check_redis(redis_url, report)
-    if settings.dry_run:
+    await _check_feeds(config, report, progress_stream)
+    if settings.dry_run and settings.token_lookalikes:
+        names = " and ".join(settings.token_lookalikes)
+        report.add("telegram", FAIL, f"{names} {'is' if ' and ' not in names else 'are'} set "
+                   "but TELEGRAM_BOT_TOKEN is not: the bot runs in dry-run and posts nothing "
+                   "to Telegram; name the variable TELEGRAM_BOT_TOKEN")
+    elif settings.dry_run:
         report.add("telegram", OK, "no TELEGRAM_BOT_TOKEN: dry-run, posts go to the preview "
                    f"in {settings.preview_dir}")
         for channel in config.channels:
@@ -135,10 +139,9 @@ async def _check_redis(redis_url: str, report: CheckReport) -> None:
             report.add("redis", FAIL, f"cannot reach {shown}: {detail}")
             return
         info: dict[str, Any] = {}
-        try:
+        # Some managed services refuse INFO; the ping is what matters.
+        with contextlib.suppress(Exception):
             info = await redis.info()
-        except Exception:
-            pass  # some managed services refuse INFO; the ping is what matters
         version = info.get("redis_version")
         report.add("redis", OK, f"{shown} answers" + (f" (Redis {version})" if version else ""))
         _redis_advice(info, report)
@@ -163,6 +166,34 @@ def _redis_advice(info: dict[str, Any], report: CheckReport) -> None:
     else:
         report.add("redis persistence", WARN, "appendonly is off: a Redis restart can lose "
                    "recent queue entries and memory of what was posted; set appendonly yes")
+
+
+async def _check_feeds(config: BotConfig, report: CheckReport,
+                       progress_stream: TextIO | None) -> None:
+    """Each feed fetched and parsed once; its script against its channels' language."""
+    from feeds.fetcher import Fetcher, FetchLimits, make_session
+    from ops.feed_checks import check_feeds, language_mismatches
+
+    active = [feed for feed in config.feeds if not feed.paused]
+    if not active:
+        return
+    limits = FetchLimits()
+    session = make_session(limits)
+    try:
+        with Progress(len(active), "checking feeds", stream=progress_stream) as progress:
+            results = await check_feeds(config, Fetcher(session, limits),
+                                        lambda url, failed: progress.advance(item=url,
+                                                                             failed=failed))
+    finally:
+        await session.close()
+    for found in results:
+        if found.problem:
+            report.add(f"feed {found.feed.url}", FAIL, found.problem)
+            continue
+        report.add(f"feed {found.feed.url}", OK,
+                   f"{found.items} item{'s' if found.items != 1 else ''}")
+        for chat, advice in language_mismatches(config, found):
+            report.add(f"language of {chat}", WARN, f"feed {found.feed.url}: {advice}")
 
 
 async def _check_telegram(settings: Settings, config: BotConfig, report: CheckReport,
@@ -201,10 +232,8 @@ async def _check_telegram(settings: Settings, config: BotConfig, report: CheckRe
                 report.add(f"channel {chat}", OK, "the bot may post here")
         _check_same_chat(results, report)
     finally:
-        try:
+        with contextlib.suppress(Exception):
             await bot.shutdown()
-        except Exception:
-            pass
 
 
 def _check_same_chat(results: list[tuple[str, str | None, int | None]],

@@ -268,10 +268,24 @@ td.err { overflow-wrap:anywhere; max-width:300px; color:var(--bad); font-size:12
 .posts .post { background:#fff; border-radius:12px; padding:10px 12px; margin:6px 0;
                overflow-wrap:anywhere; box-shadow:0 1px 1px rgba(0,0,0,.15) }
 .posts .post p { margin:0; white-space:pre-wrap }
+.posts .post p.gap { min-height:1em }
 .posts .post a { color:#168acd }
 .posts .time { color:#8a9aa6; font-size:12px; text-align:end; margin-top:4px }
 .posts .post img { max-width:100%; border-radius:8px }
 blockquote { margin:4px 0; padding:2px 10px; border-inline-start:3px solid #168acd }
+/* A phone (420 px and less): each table row becomes a card of label/value lines, so no
+   column is pushed off the screen. */
+@media (max-width: 480px) {
+  header, main { padding-left:10px; padding-right:10px }
+  section { padding:10px }
+  table.stack thead { display:none }
+  table.stack, table.stack tbody, table.stack tr, table.stack td { display:block; width:auto }
+  table.stack tr { border-bottom:1px solid var(--line); padding:6px 0 }
+  table.stack td { display:grid; grid-template-columns:6.5em minmax(0, 1fr); gap:8px;
+                   border:0; padding:2px 0; max-width:none }
+  table.stack td::before { content:attr(data-label); color:var(--muted); font-size:12px;
+                           font-weight:600 }
+}
 """
 
 
@@ -395,21 +409,24 @@ def render_status_page(snap: StatusSnapshot, *, refresh_s: int = 30) -> str:
 
     add(f'<section id="feeds"><h2>Feeds ({len(snap.feeds)})</h2>')
     if snap.feeds:
-        add("<div class='scroll'><table><thead><tr><th>feed</th><th>health</th>"
+        add("<div class='scroll'><table class='stack'><thead><tr><th>feed</th><th>health</th>"
             "<th>last poll</th><th>last ok</th><th>next poll</th><th>channels</th>"
             "<th>last error</th></tr></thead><tbody>")
         order = {"gone": 0, "broken": 1, "failing": 2, "new": 3, "ok": 4}
         for feed in sorted(snap.feeds, key=lambda f: (order.get(f.health, 5), f.title or f.url)):
             failures = f" ×{feed.failures}" if feed.failures else ""
             add(f'<tr data-feed="{_esc(feed.feed_id)}" data-health="{_esc(feed.health)}">'
-                f'<td><div><bdi>{_esc(feed.title or "(untitled)")}</bdi></div>'
-                f'<div class="url" dir="ltr">{_esc(feed.url)}</div></td>'
-                f"<td>{_badge(feed.health, feed.paused)}{_esc(failures)}</td>"
-                f"<td>{_when(feed.last_poll, now, tz)}</td>"
-                f"<td>{_when(feed.last_ok, now, tz)}</td>"
-                f"<td>{_when(feed.next_poll, now, tz, overdue=True)}</td>"
-                f'<td dir="ltr">{_esc(", ".join(feed.channels))}</td>'
-                f'<td class="err"><bdi>{_esc(feed.last_error[:300])}</bdi></td></tr>')
+                f'<td data-label="feed"><div><div><bdi>{_esc(feed.title or "(untitled)")}'
+                f'</bdi></div><div class="url" dir="ltr">{_esc(feed.url)}</div></div></td>'
+                f'<td data-label="health"><span>{_badge(feed.health, feed.paused)}'
+                f"{_esc(failures)}</span></td>"
+                f'<td data-label="last poll">{_when(feed.last_poll, now, tz)}</td>'
+                f'<td data-label="last ok">{_when(feed.last_ok, now, tz)}</td>'
+                f'<td data-label="next poll">{_when(feed.next_poll, now, tz, overdue=True)}</td>'
+                f'<td data-label="channels"><span dir="ltr">{_esc(", ".join(feed.channels))}'
+                "</span></td>"
+                f'<td class="err" data-label="last error"><bdi>{_esc(feed.last_error[:300])}'
+                "</bdi></td></tr>")
         add("</tbody></table></div>")
     else:
         add('<p class="note">No feeds configured.</p>')
@@ -417,13 +434,16 @@ def render_status_page(snap: StatusSnapshot, *, refresh_s: int = 30) -> str:
 
     add(f'<section id="channels"><h2>Channels ({len(snap.channels)})</h2>')
     if snap.channels:
-        add("<div class='scroll'><table><thead><tr><th>chat</th><th>language</th><th>posts</th>"
+        add("<div class='scroll'><table class='stack'><thead><tr><th>chat</th><th>language</th>"
+            "<th>posts</th>"
             "<th>last post</th></tr></thead><tbody>")
         for channel in snap.channels:
             paused = ' <span class="badge paused">paused</span>' if channel.paused else ""
-            add(f'<tr data-chat="{_esc(channel.chat)}"><td dir="ltr">{_esc(channel.chat)}{paused}'
-                f"</td><td>{_esc(channel.language)}</td><td>{channel.posts}</td>"
-                f"<td>{_when(channel.last_post, now, tz)}</td></tr>")
+            add(f'<tr data-chat="{_esc(channel.chat)}"><td data-label="chat">'
+                f'<span><span dir="ltr">{_esc(channel.chat)}</span>{paused}</span></td>'
+                f'<td data-label="language">{_esc(channel.language)}</td>'
+                f'<td data-label="posts">{channel.posts}</td>'
+                f'<td data-label="last post">{_when(channel.last_post, now, tz)}</td></tr>')
         add("</tbody></table></div>")
     else:
         add('<p class="note">No channels configured.</p>')
@@ -433,12 +453,16 @@ def render_status_page(snap: StatusSnapshot, *, refresh_s: int = 30) -> str:
     add(f"<p><b>{snap.queue_depth}</b> queued or in flight; oldest "
         f"{_esc(_duration(snap.queue_oldest_age))}; <b>{snap.held}</b> held aside.</p>")
     if snap.held_recent:
-        add("<div class='scroll'><table><thead><tr><th>held</th><th>chat</th><th>article</th>"
+        add("<div class='scroll'><table class='stack'><thead><tr><th>held</th><th>chat</th>"
+            "<th>article</th>"
             "<th>reason</th></tr></thead><tbody>")
         for row in snap.held_recent:
-            add(f"<tr><td>{_when(row.held_at, now, tz)}</td><td dir=\"ltr\">{_esc(row.chat)}</td>"
-                f'<td class="url" dir="ltr">{_esc(row.url)}</td>'
-                f'<td class="err"><bdi>{_esc(row.reason[:300])}</bdi></td></tr>')
+            add(f'<tr><td data-label="held">{_when(row.held_at, now, tz)}</td>'
+                f'<td data-label="chat"><span dir="ltr">{_esc(row.chat)}</span></td>'
+                f'<td class="url" data-label="article"><span dir="ltr">{_esc(row.url)}</span>'
+                "</td>"
+                f'<td class="err" data-label="reason"><bdi>{_esc(row.reason[:300])}</bdi>'
+                "</td></tr>")
         add("</tbody></table></div>")
     add("</section>")
 
@@ -446,7 +470,7 @@ def render_status_page(snap: StatusSnapshot, *, refresh_s: int = 30) -> str:
     if snap.posts:
         add('<div class="posts">')
         for post in snap.posts:
-            add(post_as_html_block(post.chat, post.html, post.time))
+            add(post_as_html_block(post.chat, post.html, post.time, tz=tz))
         add("</div>")
     else:
         add('<p class="note">Nothing posted yet.</p>')

@@ -20,9 +20,10 @@ import redis.asyncio as aioredis
 
 from store.embedded import EmbeddedRedis
 from tests.scratch_redis import TEST_REDIS_VARIABLE, ForeignDataError, require_empty
+from tests.support import SHARED, shared_missing
 
 REPO = Path(__file__).resolve().parents[1]
-CORPUS = (REPO / ".." / "shared" / "corpus").resolve()
+CORPUS = SHARED / "corpus"
 
 
 @pytest.fixture(scope="session")
@@ -58,5 +59,5 @@ async def redis(redis_url: str) -> AsyncIterator[aioredis.Redis]:
 
 def corpus_dir() -> Path:
     if not CORPUS.is_dir():
-        pytest.skip(f"the shared corpus is not at {CORPUS}; corpus tests need it")
+        pytest.skip(shared_missing(CORPUS, "the corpus of real feeds"))
     return CORPUS

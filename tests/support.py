@@ -11,6 +11,16 @@ from typing import Any
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
+# The project's shared folder (docs, the corpus of real feeds, the seed article) lies beside the
+# checkout, never inside it; NASHIR_SHARED_DIR points elsewhere.
+SHARED = Path(os.environ.get("NASHIR_SHARED_DIR") or REPO.parent / "shared").resolve()
+
+
+def shared_missing(path: Path, what: str) -> str:
+    """The skip reason for a test that needs `path` from the shared folder."""
+    return (f"{what} needs the project's shared folder, and {path} is missing: this checkout "
+            f"has no {SHARED} beside it. Put (or link) the project's shared/ folder there "
+            f"(ln -s /path/to/shared {SHARED}), or set NASHIR_SHARED_DIR; CI has it.")
 
 
 @dataclass

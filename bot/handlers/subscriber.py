@@ -22,11 +22,18 @@ logger = logging.getLogger(__name__)
 
 async def start(update: Update, context: NashirContext) -> None:
     t = await translator_for(update, context)
-    await reply(update, join_lines(t, [
+    lines: list[str] = [
         t("<b>Welcome!</b> I bring the publication's long reads to Telegram."),
         t("Choose what you want with /subscribe; the posts then arrive here. /help lists "
           "everything."),
-    ]))
+    ]
+    user, chat = update.effective_user, update.effective_chat
+    if user is not None and chat is not None and chat.type == "private":
+        # An operator needs this number for owners: / editors: in the config; only the user
+        # sees it, in their own chat with the bot.
+        lines += ["", t("Your Telegram user id is {user_id} (for owners: or editors: in the "
+                        "bot's config).", user_id=str(user.id))]
+    await reply(update, join_lines(t, lines))
 
 
 async def help_command(update: Update, context: NashirContext) -> None:

@@ -24,15 +24,27 @@ def rtl_lines(text: str | None) -> list[int]:
 
 
 async def test_start_in_both_languages(bot):
-    """/start welcomes in two lines, in Arabic for ar* users and English otherwise."""
+    """/start welcomes in two lines, in Arabic for ar* users and English otherwise, and in a
+    private chat tells the user their numeric id (what owners: and editors: take)."""
     [english] = await bot.say(STRANGER, "/start")
     lines = plain(english.html).split("\n")
     assert lines[0] == "Welcome! I bring the publication's long reads to Telegram."
-    assert len(lines) == 2
+    assert len(lines) == 4 and lines[2] == ""
+    assert lines[3] == (f"Your Telegram user id is {STRANGER} (for owners: or editors: in the "
+                        "bot's config).")
     [arabic] = await bot.say(READER, "/start")
     assert plain(arabic.html).startswith("أهلاً بك!")
     [gulf] = await bot.say(STRANGER, "/start", lang="ar-SA")
     assert plain(gulf.html).startswith("أهلاً بك!")
+    assert str(STRANGER) in plain(gulf.html) and "owners:" in plain(gulf.html)
+
+
+async def test_start_in_a_group_does_not_show_the_user_id(bot):
+    """In a group, /start answers without the sender's id (it would show it to everyone)."""
+    group = -1009000000001
+    bot.tg.add_chat(group, type="supergroup")
+    [reply] = await bot.say(STRANGER, "/start", chat_id=group)
+    assert "Welcome" in plain(reply.html) and str(STRANGER) not in plain(reply.html)
 
 
 async def test_arabic_replies_read_right_to_left(bot):

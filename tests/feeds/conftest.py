@@ -7,18 +7,18 @@ from pathlib import Path
 import pytest
 
 from tests.fakes.feed_server import FeedServer
+from tests.support import SHARED, shared_missing
 
 # The corpus lives beside the repository (../shared/corpus from the repo root) and is never
 # copied into it.
-REPO_ROOT = Path(__file__).resolve().parents[2]
-CORPUS = REPO_ROOT.parent / "shared" / "corpus"
+CORPUS = SHARED / "corpus"
 
 
 @pytest.fixture
 def corpus() -> Path:
     """The shared corpus directory; skips the test when it is not there."""
     if not (CORPUS / "INDEX.tsv").is_file():
-        pytest.skip(f"feed corpus not found at {CORPUS} (../shared/corpus beside the repo)")
+        pytest.skip(shared_missing(CORPUS / "INDEX.tsv", "the corpus of real feeds"))
     return CORPUS
 
 

@@ -17,8 +17,8 @@ from model.article import Article
 from model.post import PostOptions, RenderedPost, is_rtl, post_options
 from tests.fakes.telegram_html import telegram_length as tg_code_points
 from tests.fakes.telegram_html import validate_text
+from tests.support import SHARED, shared_missing
 
-SHARED = Path(__file__).resolve().parents[2] / ".." / "shared"
 SEED = SHARED / "seed" / "article-ar.txt"
 CORPUS = SHARED / "corpus"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
@@ -32,7 +32,7 @@ FORBIDDEN = set(map(chr, range(0x202A, 0x202F))) | {"\u2028", "\u2029", "\r", "\
 def seed_text() -> str:
     """The seed article as text (a real page of an Arabic analysis site, furniture included)."""
     if not SEED.is_file():
-        pytest.skip(f"the seed article is not at {SEED.resolve()}; these tests need ../shared")
+        pytest.skip(shared_missing(SEED, "the seed article"))
     return SEED.read_text(encoding="utf-8")
 
 

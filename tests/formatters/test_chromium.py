@@ -19,7 +19,8 @@ CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = [
     pytest.mark.chromium,
     pytest.mark.skipif(not CHROMIUM.exists(),
-                       reason="needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)"),
+                       reason="Chromium is not at /usr/bin/chromium: apt-get install chromium "
+                              "(.ci/run installs it)"),
 ]
 
 # Collects, for every line paragraph, its card's language, its class and the computed direction.

@@ -12,13 +12,15 @@ from typing import Any
 import pytest
 
 from config.schema import ChannelConfig
-from model.post import post_options
-from model.article import Article
 from formatters.errors import UnrenderableArticle
 from formatters.post import render_post
+from model.article import Article
+from model.post import post_options
 from tests.formatters.conftest import CORPUS, FIRST_SEEN, check_post, strip_marks
+from tests.support import shared_missing
 
-feedparser = pytest.importorskip("feedparser")
+feedparser = pytest.importorskip("feedparser", reason="feedparser is a dependency of the "
+                                 "bot: run scripts/setup")
 
 FEED_KINDS = {"atom", "rss1", "rss2", "json"}
 CHANNELS = tuple(post_options(c) for c in (
@@ -31,7 +33,7 @@ CHANNELS = tuple(post_options(c) for c in (
 def _corpus_index() -> list[list[str]]:
     index = CORPUS / "INDEX.tsv"
     if not index.is_file():
-        pytest.skip(f"the shared corpus is not at {CORPUS.resolve()}; corpus tests need it")
+        pytest.skip(shared_missing(index, "the corpus of real feeds"))
     rows = [line.rstrip("\n").split("\t") for line in index.read_text(encoding="utf-8").splitlines()]
     return [row for row in rows[1:] if len(row) >= 4]
 

@@ -6,7 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-bidi = pytest.importorskip("bidi", reason="python-bidi is needed for the bidi tests")
+bidi = pytest.importorskip("bidi", reason="python-bidi is missing: it is one of the test "
+                           "tools (scripts/setup installs requirements-test.lock)")
 from bidi import get_base_level, get_display
 
 from formatters.post import render_post
@@ -125,7 +126,9 @@ def test_english_channel_lines_are_ltr_with_arabic_isolated() -> None:
         assert get_base_level(line) == 0, line
     assert _seen(lines[0]) == "Interview with عرشلا on CNN"
     assert RLI + "الشرع" + PDI in lines[0]
-    assert _seen(lines[-1]) == "#ايروس #Politics"  # "#" on the left of an Arabic tag
+    # An Arabic tag reads from the right, "#" first: the "#" stands on the word's right.
+    assert _seen(lines[-1]) == "ايروس# #Politics"
+    assert RLI + "#سوريا" + PDI in lines[-1]  # "#" then the letters: still one hashtag
 
 
 def test_isolates_never_nest_and_always_close_on_their_line() -> None:

@@ -113,7 +113,7 @@ async def test_logs_mask_credentials_and_the_cli_export_keeps_them_only_on_reque
             "feeds": [{"url": url, "channels": ["@nashir_a"]}]})
         env = bot_env(config=config, data_dir=tmp_path / "data")
         once = await run_bot("once", env=env)
-        assert once.code == 0, once.stderr[-2000:]
+        assert once.code == 1, once.stderr[-2000:]  # its only feed failed
         assert server.requests_for("/s.xml") and API_KEY in server.requests_for("/s.xml")[0].path
         logs = once.stdout + once.stderr
         assert "apikey=***" in logs and leaks(logs) == [], logs[-3000:]

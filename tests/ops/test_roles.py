@@ -25,24 +25,6 @@ CHANNEL = -1001000000001
 BASE_TIME = datetime(2025, 9, 18, 9, 0, tzinfo=UTC)
 
 
-def roles_supported() -> bool:
-    import contextlib
-    import io
-
-    import main
-
-    try:
-        with contextlib.redirect_stderr(io.StringIO()):
-            main.build_parser().parse_args(["run", "--roles", "poller"])
-    except SystemExit:
-        return False
-    return True
-
-
-pytestmark = pytest.mark.skipif(not roles_supported(),
-                                reason="main.py has no `run --roles` yet (wiring pending)")
-
-
 def item(n: int) -> FeedItem:
     return FeedItem(guid=f"item-{n}", title=f"تحليل رقم {n}: قراءة في تقرير 2025",
                     link=f"https://example.org/analysis/{n}",

@@ -14,6 +14,7 @@ import redis.asyncio as aioredis
 from ops.http import ReadinessProbes, start_http
 from ops.metrics import Metrics
 from ops.status_page import (
+    PostRow,
     RedisStatusSource,
     StatusSnapshot,
     posts_per_hour,
@@ -69,7 +70,7 @@ def test_posts_per_hour_buckets_by_clock_hour_in_the_timezone() -> None:
                                     now, tz)
     assert len(counts) == 24 and len(starts) == 24
     assert counts[-1] == 1 and sum(counts) == 2
-    assert all(b - a == 3600 for a, b in zip(starts, starts[1:]))
+    assert all(b - a == 3600 for a, b in zip(starts, starts[1:], strict=False))
     from datetime import datetime
 
     assert datetime.fromtimestamp(starts[-1], tz).minute == 0
@@ -140,3 +141,18 @@ async def test_the_page_still_renders_when_redis_is_down(tmp_path: Path,
         assert 'role="alert"' in page and "Redis is unreachable" in page
     finally:
         await client.aclose()
+
+
+def test_post_cards_show_local_time_with_the_zone_and_keep_blank_lines() -> None:
+    """A post card's time is in the config's zone with its name (as the header is), and a
+    blank line between blocks stays a visible gap; no column of a table lacks its label for
+    the phone layout."""
+    when = 1_758_200_000.0  # 2025-09-18 12:53:20 UTC = 15:53 in Damascus (+03)
+    snap = StatusSnapshot(generated_at=when + 60, timezone="Asia/Damascus", mode="live",
+                          posts=[PostRow(chat="@nashir_a", html="<b>عنوان</b>\n\nفقرة.",
+                                         time=when)])
+    page = render_status_page(snap)
+    assert "2025-09-18 15:53 +03</time>" in page
+    assert '<p class="gap"></p>' in page and "p.gap { min-height:1em }" in page
+    assert "@media (max-width: 480px)" in page
+    assert not re.search(r"<td(?![^>]*data-label)", page)

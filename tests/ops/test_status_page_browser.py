@@ -2,9 +2,12 @@
 left to right, the chart drawn, nothing wider than the window, no secret in the text."""
 from __future__ import annotations
 
+import json
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import redis.asyncio as aioredis
@@ -12,6 +15,7 @@ import redis.asyncio as aioredis
 from ops.http import ReadinessProbes, start_http
 from ops.metrics import Metrics
 from ops.status_page import RedisStatusSource
+from store import keys
 from tests.ops.chromium import Browser, chromium_path
 from tests.ops.conftest import TOKEN, make_settings, sample_config, seed_status
 
@@ -50,7 +54,7 @@ async def test_status_page_renders_in_chromium(tmp_path: Path, redis: aioredis.R
     tests/artifacts/status_page.png."""
     binary = chromium_path()
     if binary is None:
-        pytest.skip("Chromium is not installed (apt-get install chromium; CI installs it)")
+        pytest.skip("Chromium is not installed: apt-get install chromium (.ci/run installs it)")
     now = time.time()
     await seed_status(redis, now, secret_error=f"failed at /bot{TOKEN}/getMe")
     source = RedisStatusSource(redis, sample_config(), dry_run=False)
@@ -80,3 +84,63 @@ async def test_status_page_renders_in_chromium(tmp_path: Path, redis: aioredis.R
     assert "مرصد التحليلات" in found["text"]
     assert set(narrow["arabic"]) == {"rtl"} and narrow["bars"] == 24
     assert not narrow["overflow"]
+
+
+PHONE = """(() => {
+  const inside = el => { const r = el.getBoundingClientRect();
+    return r.width > 0 && r.height > 0 && r.left >= -1 && r.right <= window.innerWidth + 1; };
+  const rows = [...document.querySelectorAll('#feeds tbody tr')];
+  const cell = (tr, label) => tr.querySelector(`td[data-label="${label}"]`);
+  const labels = ['feed', 'health', 'last poll', 'next poll', 'channels', 'last error'];
+  return {
+    width: window.innerWidth,
+    overflow: document.documentElement.scrollWidth > window.innerWidth + 1,
+    headHidden: getComputedStyle(document.querySelector('#feeds thead')).display === 'none',
+    rows: rows.map(tr => Object.fromEntries(
+      labels.map(l => [l, !!cell(tr, l) && inside(cell(tr, l))]))),
+    label: getComputedStyle(cell(rows[0], 'last poll'), '::before').content,
+    channelCells: [...document.querySelectorAll('#channels td[data-label="last post"]')]
+      .map(inside),
+    errorText: rows.map(tr => cell(tr, 'last error').innerText.trim()).filter(t => t),
+    gaps: [...document.querySelectorAll('#posts .post p.gap')]
+      .map(p => p.getBoundingClientRect().height),
+    times: [...document.querySelectorAll('#posts .post .time')].map(t => t.innerText.trim()),
+  };
+})()"""
+
+
+async def test_status_page_at_phone_width_stacks_every_column(
+        tmp_path: Path, redis: aioredis.Redis, http_started: list[Any], artifacts: Path) -> None:
+    """At 390 px (a phone) every feed row shows its last poll, next poll, channels and last
+    error inside the screen as labelled lines (no column scrolled away, nothing wider than
+    the window); post cards keep their blank lines and show the time in the config's zone with
+    its name; a screenshot is kept in tests/artifacts/status_page_phone.png."""
+    binary = chromium_path()
+    if binary is None:
+        pytest.skip("Chromium is not installed: apt-get install chromium (.ci/run installs it)")
+    now = time.time()
+    await seed_status(redis, now)
+    await redis.lpush(keys.posts_log(), json.dumps(
+        {"chat": "@nashir_a", "time": now - 30, "url": "https://example.org/gap",
+         "html": "<b>عنوان</b>\nالخميس\n\nفقرة أولى.\n\nفقرة ثانية."}, ensure_ascii=False))
+    source = RedisStatusSource(redis, sample_config(), dry_run=True)
+    server = await start_http(make_settings(tmp_path), ReadinessProbes.for_clients(redis, None),
+                              Metrics(), source)
+    http_started.append(server)
+    async with Browser(binary, width=390, height=844) as browser:
+        await browser.call("Emulation.setDeviceMetricsOverride", width=390, height=844,
+                           deviceScaleFactor=1, mobile=True)
+        await browser.open(server.url + "/")
+        found = await browser.evaluate(PHONE)
+        await browser.screenshot(artifacts / "status_page_phone.png")
+
+    assert found["width"] == 390 and not found["overflow"]
+    assert found["headHidden"] and found["label"] == '"last poll"'
+    assert len(found["rows"]) == 3
+    for row in found["rows"]:
+        assert all(row.values()), row
+    assert all(found["channelCells"]) and len(found["channelCells"]) == 2
+    assert any("503" in text for text in found["errorText"])
+    assert found["gaps"] and all(height >= 10 for height in found["gaps"]), found["gaps"]
+    zone = datetime.fromtimestamp(now, ZoneInfo(sample_config().timezone)).strftime("%Z")
+    assert found["times"] and all(t.endswith(" " + zone) for t in found["times"]), found["times"]
