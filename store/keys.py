@@ -271,3 +271,20 @@ def chat_fingerprints(chat: str) -> str:
     """ZSET title fingerprint -> time posted, and `<fingerprint>@<feed_id>` -> time that feed
     posted it, for one chat; trimmed to the fingerprint window."""
     return f"{PREFIX}:chat:{chat}:fingerprints"
+
+
+# -- fates: what became of each article in each chat (store/fates.py) --------------------------
+
+def article_fates(article_key: str) -> str:
+    """HASH chat -> JSON fate of one article (by the hash of its canonical link, else uid)."""
+    return f"{PREFIX}:fate:{article_key}"
+
+
+def fate_counts(hour: str) -> str:
+    """HASH `fate:reason` -> count of fates recorded in one hour (unix time // 3600)."""
+    return f"{PREFIX}:fates:hour:{hour}"
+
+
+def fates_skipped() -> str:
+    """LIST of the latest skipped items (JSON), newest first, capped."""
+    return f"{PREFIX}:fates:skipped"
