@@ -191,11 +191,17 @@ def build_articles(raws: list[RawEntry], *, feed_url: str, source: str) -> tuple
     articles = []
     for raw in raws:
         text = html_to_text(raw.content_html)
+        # A guid that is not an absolute web address (`<guid isPermaLink="false">1001</guid>`)
+        # and the title-and-date hash name an item only within its feed: the pipeline scopes
+        # such identities to the feed (`scoped`), so two feeds' item 1001 stay two articles.
+        scoped = False
         if raw.guid:
             uid = _sha("guid:" + raw.guid)
+            scoped = not raw.guid.lower().startswith(("http://", "https://"))
         elif raw.link and link_counts[raw.link] == 1:
             uid = link_key(raw.link)
         else:
+            scoped = True
             date = raw.published_at.isoformat() if raw.published_at else ""
             basis = f"{raw.title}\x1f{date}"
             if not raw.title and not date:
@@ -216,6 +222,7 @@ def build_articles(raws: list[RawEntry], *, feed_url: str, source: str) -> tuple
             image_url=raw.image_url,
             source_name=source,
             identity_keys=tuple(keys),
+            scoped=scoped,
             content_hash=_sha(raw.title + "\n" + text),
         ))
     return tuple(articles)

@@ -50,6 +50,11 @@ class Article:
     source_name: str = ""                   # the feed's title
     identity_keys: tuple[str, ...] = field(default=())
     content_hash: str = ""                  # hash of title + text, to notice edits after posting
+    # The uid names the item only within its feed (a bare guid, or a hash of title and date):
+    # the pipeline scopes it to the feed before dedup. `legacy_keys` are identities earlier
+    # versions gave the item, checked against the feed's own seen set only.
+    scoped: bool = False
+    legacy_keys: tuple[str, ...] = field(default=())
 
 
 def article_to_json(article: Article) -> str:
@@ -66,6 +71,6 @@ def article_from_json(raw: str) -> Article:
     data = {k: v for k, v in data.items() if k in known}
     if data.get("published_at"):
         data["published_at"] = datetime.fromisoformat(data["published_at"])
-    for name in ("categories", "identity_keys"):
+    for name in ("categories", "identity_keys", "legacy_keys"):
         data[name] = tuple(data.get(name) or ())
     return Article(**data)

@@ -13,14 +13,22 @@ from config.schema import BotConfig, FeedConfig
 from delivery.queue import DeliveryQueue
 from feeds.parser import ParsedFeed
 from formatters.errors import UnrenderableArticle
+from guards.urls import display_url, mask_urls_in_text
 from model.article import Article
 from model.delivery import Delivery
 from model.post import Language
-from pipeline.identity import identities, oldest_first, story_fingerprint, wanted
+from pipeline.identity import (
+    filter_verdict,
+    identities,
+    oldest_first,
+    scope_to_feed,
+    story_fingerprint,
+    text_sketch,
+)
 from pipeline.render import delivery_of, in_language, render_for
 from pipeline.types import EditQueue, PollOutcome, ReviewInbox, SubscriberHook
-from store import keys
-from store.redis_store import CHANGED, NEW, ArticleToQueue, QueueOutcome, Store
+from store import fates, keys
+from store.redis_store import CHANGED, NEW, ArticleToQueue, ChatSkip, QueueOutcome, Store
 
 logger = logging.getLogger(__name__)
 
@@ -45,12 +53,14 @@ class ArticleRouter:
     async def route(self, feed: FeedConfig, feed_id: str, parsed: ParsedFeed, *,
                     first_run: bool, items: int | None, partial: bool) -> PollOutcome:
         """Queue the new items of one poll; queue edits for the changed ones."""
-        articles = oldest_first(parsed.articles)
+        articles = [scope_to_feed(a, feed_id) for a in oldest_first(parsed.articles)]
         link_counts = Counter(a.url for a in articles if a.url)
         ids = [identities(a, link_counts) for a in articles]
-        # The seen window follows the feed's size: twice the keys its current items have.
+        # The seen window follows the feed's size: four times its current items (two keys
+        # each, and room for the items it dropped lately), never fewer than the minimum, and
+        # never fewer than a large feed lists (the parser bounds that).
         count = max(items or 0, len(articles))
-        window = min(keys.SEEN_WINDOW, max(keys.SEEN_MIN_WINDOW, 4 * count))
+        window = max(keys.SEEN_MIN_WINDOW, 4 * count)
         now = self.clock()
         changed: list[Article] = []
         if partial:
@@ -59,7 +69,8 @@ class ArticleRouter:
             candidates = list(zip(articles, ids, strict=True))
         else:
             statuses = await self.store.check_articles(
-                feed_id, [(i, a.content_hash) for a, i in zip(articles, ids, strict=True)],
+                feed_id, [(i, a.content_hash, a.legacy_keys)
+                          for a, i in zip(articles, ids, strict=True)],
                 now=now, window=window)
             candidates = [(a, i) for a, i, s in zip(articles, ids, statuses, strict=True)
                           if s == NEW]
@@ -87,45 +98,97 @@ class ArticleRouter:
             posting = {"none": [], "latest": fresh[-1:], "all": fresh}[feed.first_run]
         posting_uids = {a.uid for a, _ in posting}
         first_seen = datetime.fromtimestamp(now, UTC)
+        chats = [t.chat for t in feed.channels]
         batch: list[ArticleToQueue] = []
+        skipped: list[tuple[Article, ChatSkip]] = []
         for_review: set[str] = set()
         made_cards: set[str] = set()
         for article, ids in fresh:
-            deliveries: list[Delivery | None]
-            if article.uid in posting_uids and wanted(feed, article) and feed.mode == "review":
+            deliveries: list[Delivery | None] = [None]
+            skips: list[ChatSkip] = []
+            paused: frozenset[str] = frozenset()
+            reason, detail = filter_verdict(feed, article)
+            if article.uid not in posting_uids:
+                skips = [ChatSkip(c, fates.FIRST_RUN, _first_run_detail(feed)) for c in chats]
+            elif reason:
+                skips = [ChatSkip(c, reason, detail) for c in chats]
+            elif feed.mode == "review":
                 # The card first, then marking seen below: a crash in between submits it again
                 # (no second card) instead of losing the piece. Editors decide on the card.
                 if self.review is not None and await self.review.submit(feed, feed_id, article):
                     made_cards.add(article.uid)
                 for_review.add(article.uid)
-                deliveries = [None]
-            elif article.uid in posting_uids and wanted(feed, article):
-                deliveries = self._render_for_channels(feed, feed_id, article, first_seen,
-                                                       outcome)
+                skips = [ChatSkip(c, fates.REVIEW, "", fate=fates.Fate.HELD.value)
+                         for c in chats]
+            else:
+                deliveries, skips, paused = self._render_for_channels(
+                    feed, feed_id, article, first_seen)
                 if self.subscribers is not None:
                     deliveries += await self.subscribers(feed, deliveries, functools.partial(
                         self._render_in, article, first_seen))
                 rendered[article.uid] = deliveries
                 await asyncio.sleep(0)  # rendering is CPU work: let other polls run between
-            else:
-                deliveries = [None]  # mark seen only: old items of a new feed, filtered items
-            batch.append(ArticleToQueue(ids, tuple(deliveries), story_fingerprint(article.title),
-                                        article.content_hash))
+            skipped += [(article, skip) for skip in skips if skip.fate == "skipped"]
+            batch.append(ArticleToQueue(
+                ids, tuple(deliveries), story_fingerprint(article.title), article.content_hash,
+                legacy=article.legacy_keys, sketch=text_sketch(article), url=article.url,
+                skips=tuple(skips), paused=paused))
         results = await self.store.queue_articles(
             feed_id, batch, now=now, window=window,
-            fingerprint_window_s=self.fingerprint_window_s)
-        for (article, _), result in zip(fresh, results, strict=True):
+            fingerprint_window_s=self.fingerprint_window_s, feed_url=feed.url,
+            mark_first_polled=True)
+        fresh_uids = {a.uid for (a, _), r in zip(fresh, results, strict=True)
+                      if not r.already_seen}
+        self._report_skips(feed, [(a, s) for a, s in skipped if a.uid in fresh_uids], outcome)
+        for (article, _), result, item in zip(fresh, results, batch, strict=True):
             if article.uid in for_review and self.review is not None:
                 if not result.already_seen:
-                    logger.info("sent for review",
+                    logger.info("sent for review: %s", display_url(article.url or article.uid),
                                 extra={"feed": feed.url, "article": article.uid})
+                    outcome.fates[(fates.Fate.HELD.value, fates.REVIEW)] += len(chats)
                 elif article.uid in made_cards:
                     await self.review.withdraw(feed_id, article)
+            if result.already_seen:
+                continue
             outcome.queued += len(result.queued_chats)
-            if result.queued_chats:
-                logger.info("queued for %s", ", ".join(result.queued_chats),
+            held = [c for c in result.queued_chats if c in item.paused]
+            sent = [c for c in result.queued_chats if c not in item.paused]
+            if sent:
+                outcome.fates[(fates.Fate.QUEUED.value, "")] += len(sent)
+                logger.info("queued for %s", ", ".join(sent),
                             extra={"feed": feed.url, "article": article.uid})
+            if held:
+                outcome.fates[(fates.Fate.HELD.value, fates.PAUSED)] += len(held)
+                logger.info("held while paused: %s for %s",
+                            display_url(article.url or article.uid), ", ".join(held),
+                            extra={"feed": feed.url, "article": article.uid})
+            for dup in result.duplicates:
+                outcome.fates[(fates.Fate.SKIPPED.value, dup.reason)] += 1
+                logger.info("skipped (%s): %s for %s: the chat had %s from %s", dup.reason,
+                            display_url(article.url or article.uid), dup.chat,
+                            display_url(dup.link) or "it", display_url(dup.feed) or "a push",
+                            extra={"feed": feed.url, "article": article.uid})
+                outcome.skipped.append(f"{article.url or article.uid}: {dup.reason} in {dup.chat}")
         return results
+
+    def _report_skips(self, feed: FeedConfig, skipped: list[tuple[Article, ChatSkip]],
+                      outcome: PollOutcome) -> None:
+        """One log line per skipped item (its link, the reason, the chats) and the counts."""
+        by_item: dict[tuple[str, str, str], list[str]] = {}
+        articles: dict[str, Article] = {}
+        for article, skip in skipped:
+            by_item.setdefault((article.uid, skip.reason, skip.detail), []).append(skip.chat)
+            articles[article.uid] = article
+            outcome.fates[(fates.Fate.SKIPPED.value, skip.reason)] += 1
+        for (uid, reason, detail), chats in by_item.items():
+            article = articles[uid]
+            logger.info("skipped (%s): %s for %s%s", reason,
+                        display_url(article.url or article.uid), ", ".join(chats),
+                        f": {mask_urls_in_text(detail)}" if detail else "",
+                        extra={"feed": feed.url, "article": uid})
+            if reason != fates.FIRST_RUN:
+                outcome.skipped.append(f"{article.url or uid}: {reason}"
+                                       + (f" ({detail})" if detail else ""))
 
     def _render_in(self, article: Article, first_seen: datetime, base: Delivery,
                    language: str) -> Delivery | None:
@@ -142,26 +205,30 @@ class ArticleRouter:
         return in_language(base, post)
 
     def _render_for_channels(self, feed: FeedConfig, feed_id: str, article: Article,
-                             first_seen: datetime, outcome: PollOutcome
-                             ) -> list[Delivery | None]:
+                             first_seen: datetime
+                             ) -> tuple[list[Delivery | None], list[ChatSkip], frozenset[str]]:
+        """The article's delivery for each of the feed's channels, the channels it cannot go
+        to and why, and the channels that are paused (their posts wait until they resume)."""
         deliveries: list[Delivery | None] = []
+        skips: list[ChatSkip] = []
+        paused: set[str] = set()
         for target in feed.channels:
             channel = self.config.channel(target.chat)
-            if channel is None or channel.paused:
-                deliveries.append(None)
+            if channel is None:
+                skips.append(ChatSkip(target.chat, fates.CHANNEL_GONE,
+                                      "the feed names a chat that is not a configured channel"))
                 continue
             try:
                 post = render_for(self.config, channel, article, first_seen)
             except UnrenderableArticle as exc:
-                logger.warning("skipped: %s", exc,
-                               extra={"feed": feed.url, "article": article.uid})
-                outcome.skipped.append(f"{article.url or article.uid}: {exc}")
-                deliveries.append(None)
+                skips.append(ChatSkip(target.chat, fates.UNRENDERABLE, str(exc)))
                 continue
+            if channel.paused:
+                paused.add(target.chat)
             deliveries.append(delivery_of(post, chat=target.chat, topic=target.topic,
                                           article=article, feed_id=feed_id,
                                           first_seen=first_seen, queued_at=self.clock()))
-        return deliveries or [None]
+        return deliveries or [None], skips, frozenset(paused)
 
     async def _queue_edits(self, feed: FeedConfig, feed_id: str, article: Article,
                            rendered: list[Delivery | None] | None) -> int:
@@ -201,3 +268,9 @@ class ArticleRouter:
         if self.edits is None:
             self.edits = DeliveryQueue(self.store.redis, f"poller-{self.worker_id}")
         return self.edits
+
+
+def _first_run_detail(feed: FeedConfig) -> str:
+    return {"none": "first poll of the feed (first_run: none): its items are not posted",
+            "latest": "first poll of the feed (first_run: latest): only its newest item is "
+                      "posted"}.get(feed.first_run, "")

@@ -2,6 +2,7 @@
 (the registry of feeds added by command, the editors' review inbox, subscribers' copies, edits)."""
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -32,6 +33,8 @@ class PollOutcome:
     parsed: str = ""                     # "" (no parse) | partial | full
     changed: int = 0                     # items edited since they were first seen
     edits: int = 0                       # edits of posted messages queued
+    # (fate, reason) -> how many chats' fates this poll recorded (store.fates), for the metric
+    fates: Counter[tuple[str, str]] = field(default_factory=Counter)
 
 
 class EditQueue(Protocol):

@@ -81,7 +81,7 @@ local function record_fate(fkey, chat, fate, reason, detail, feed, uid, url, msg
   local hour = hour_prefix .. tostring(math.floor(tonumber(now) / 3600))
   redis.call('HINCRBY', hour, fate .. ':' .. reason, 1)
   redis.call('EXPIRE', hour, %(count_ttl)d)
-  if fate == 'skipped' then
+  if fate == 'skipped' and reason ~= 'first_run' then
     record.chat = chat
     redis.call('LPUSH', skipped_key, cjson.encode(record))
     redis.call('LTRIM', skipped_key, 0, %(skipped_keep)d - 1)

@@ -288,3 +288,20 @@ def fate_counts(hour: str) -> str:
 def fates_skipped() -> str:
     """LIST of the latest skipped items (JSON), newest first, capped."""
     return f"{PREFIX}:fates:skipped"
+
+
+def chat_origins(chat: str) -> str:
+    """HASH identity key -> "link<US>feed url" of what a chat got, trimmed with its posted set:
+    a duplicate can name what the chat already had."""
+    return f"{PREFIX}:chat:{chat}:origins"
+
+
+def chat_stories(chat: str) -> str:
+    """HASH title fingerprint -> JSON list of the chat's latest stories under that title (time,
+    text sketch, link, feed id, feed url), trimmed with the fingerprints ZSET."""
+    return f"{PREFIX}:chat:{chat}:stories"
+
+
+def delivery_paused_held() -> str:
+    """SET of chats whose posts wait in the held stream because the channel is paused."""
+    return f"{PREFIX}:deliveries:paused"

@@ -17,166 +17,13 @@ import redis.asyncio as aioredis
 
 from model.delivery import Delivery
 from store import keys
-
-# Shared Lua: the member a feed's seen set stores for an identity key (sha256 hex keys cut to
-# 12 characters, 48 bits: a collision inside one feed's window of at most 2,000 keys has odds
-# under 1e-8), the membership test (which also finds whole keys, as sets written before keys
-# were cut hold them), and the window trim that also drops the trimmed items' content hashes.
-_SEEN_LIB = """
-local function compact(id)
-  if #id == 64 and not id:find('[^0-9a-f]') then return id:sub(1, 12) end
-  return id
-end
-
-local function seen_has(seen_key, id)
-  local short = compact(id)
-  if redis.call('ZSCORE', seen_key, short) then return true end
-  return short ~= id and redis.call('ZSCORE', seen_key, id) ~= false
-end
-
-local function trim_seen(seen_key, content_key, window, ttl)
-  local size = redis.call('ZCARD', seen_key)
-  if size > window then
-    local old = redis.call('ZRANGE', seen_key, 0, size - window - 1)
-    redis.call('ZREMRANGEBYRANK', seen_key, 0, size - window - 1)
-    for i = 1, #old, 500 do
-      redis.call('HDEL', content_key, unpack(old, i, math.min(i + 499, #old)))
-    end
-  end
-  redis.call('EXPIRE', seen_key, ttl)
-  redis.call('EXPIRE', content_key, ttl)
-end
-"""
-
-# Checks a feed's current items against its seen set. Seen items are touched (their score is
-# the last time the feed listed them, so the window trim only drops items the feed no longer
-# lists) and their content hash is compared with the one recorded: 0 new, 1 seen, 2 seen and
-# changed since (the new hash is recorded, so a change is reported once).
-# ARGV: now, window, ttl, n, then per item: count of ids, content hash, ids.
-CHECK_ARTICLES_LUA = _SEEN_LIB + """
-local seen_key, content_key = KEYS[1], KEYS[2]
-local now, window, ttl = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local n = tonumber(ARGV[4])
-local out = {}
-local pos = 5
-for a = 1, n do
-  local nids, chash = tonumber(ARGV[pos]), ARGV[pos + 1]
-  local ids = {}
-  for i = 1, nids do ids[i] = ARGV[pos + 1 + i] end
-  pos = pos + 2 + nids
-  local status = 0
-  for i = 1, nids do
-    if seen_has(seen_key, ids[i]) then status = 1 break end
-  end
-  for i = 1, nids do ids[i] = compact(ids[i]) end
-  if status == 1 then
-    for i = 1, nids do redis.call('ZADD', seen_key, now, ids[i]) end
-    if chash ~= '' then
-      local old = redis.call('HGET', content_key, ids[1])
-      if old ~= chash then
-        redis.call('HSET', content_key, ids[1], chash)
-        if old then status = 2 end
-      end
-    end
-  end
-  out[a] = status
-end
-if n > 0 then trim_seen(seen_key, content_key, window, ttl) end
-return out
-"""
-
-# Queues a feed's new items, oldest first, in one atomic step per call: each item is marked seen
-# for the feed (a crash can never leave an item "seen" but not queued) and queued for every chat
-# that has not had it. Identity: an item is the same as an earlier one if ANY of its identity
-# keys matches (guid hash, canonical-link hash), so a changed guid with the same link is still a
-# duplicate. Across feeds, an item whose title fingerprint another feed posted to the chat within
-# the window is a duplicate too (the same feed may repeat a title: recurring columns do).
-# KEYS: seen, stream, content, then (posted, fingerprints) per chat.
-# ARGV: now, window, seen_ttl, posted_ttl, fp_window, has_feed, feed_tag, n, then per item:
-#       count of ids, fingerprint, content hash, count of deliveries, ids, (chat index, payload)*.
-# An item the feed had seen is only touched, and reported changed when its content hash differs.
-# Returns per item: 1 new for the feed, 0 seen, 2 seen and changed; count queued; the deliveries
-# queued.
-QUEUE_ARTICLES_LUA = _SEEN_LIB + """
-local seen_key, stream, content_key = KEYS[1], KEYS[2], KEYS[3]
-local now, window = tonumber(ARGV[1]), tonumber(ARGV[2])
-local seen_ttl, posted_ttl, fp_window = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
-local has_feed, tag, n = ARGV[6] == '1', ARGV[7], tonumber(ARGV[8])
-local trimmed = {}
-local function chat_keys(c)
-  local posted, fps = KEYS[2 + 2 * c], KEYS[3 + 2 * c]
-  if not trimmed[c] then
-    trimmed[c] = true
-    redis.call('ZREMRANGEBYSCORE', posted, '-inf', now - posted_ttl)
-    redis.call('ZREMRANGEBYSCORE', fps, '-inf', now - fp_window)
-  end
-  return posted, fps
-end
-
-local out = {}
-local pos = 9
-for a = 1, n do
-  local nids, fp, chash = tonumber(ARGV[pos]), ARGV[pos + 1], ARGV[pos + 2]
-  local ndel = tonumber(ARGV[pos + 3])
-  local ids = {}
-  for i = 1, nids do ids[i] = ARGV[pos + 3 + i] end
-  pos = pos + 4 + nids
-  local status = 1
-  if has_feed then
-    for i = 1, nids do
-      if seen_has(seen_key, ids[i]) then status = 0 break end
-    end
-  end
-  local queued = {}
-  if status == 0 then
-    -- Seen before: touch it, and report an edit once (as CHECK_ARTICLES_LUA does).
-    for i = 1, nids do redis.call('ZADD', seen_key, now, compact(ids[i])) end
-    if chash ~= '' and nids > 0 then
-      local old = redis.call('HGET', content_key, compact(ids[1]))
-      if old ~= chash then
-        redis.call('HSET', content_key, compact(ids[1]), chash)
-        if old then status = 2 end
-      end
-    end
-  else
-    if has_feed then
-      for i = 1, nids do redis.call('ZADD', seen_key, now, compact(ids[i])) end
-      if chash ~= '' and nids > 0 then redis.call('HSET', content_key, compact(ids[1]), chash) end
-    end
-    for d = 1, ndel do
-      local c, payload = tonumber(ARGV[pos + 2 * d - 2]), ARGV[pos + 2 * d - 1]
-      local posted, fps = chat_keys(c)
-      local dup = false
-      for i = 1, nids do
-        if redis.call('ZSCORE', posted, ids[i]) then dup = true break end
-      end
-      if not dup and fp ~= '' then
-        local any = redis.call('ZSCORE', fps, fp)
-        if any and now - tonumber(any) <= fp_window then
-          local mine = redis.call('ZSCORE', fps, fp .. '@' .. tag)
-          if not mine or tonumber(mine) < tonumber(any) then dup = true end
-        end
-      end
-      if not dup then
-        for i = 1, nids do redis.call('ZADD', posted, now, ids[i]) end
-        redis.call('EXPIRE', posted, posted_ttl)
-        if fp ~= '' then
-          redis.call('ZADD', fps, now, fp, now, fp .. '@' .. tag)
-          redis.call('EXPIRE', fps, fp_window)
-        end
-        redis.call('XADD', stream, '*', 'd', payload)
-        table.insert(queued, d)
-      end
-    end
-  end
-  pos = pos + 2 * ndel
-  table.insert(out, status)
-  table.insert(out, #queued)
-  for _, d in ipairs(queued) do table.insert(out, d) end
-end
-if has_feed and n > 0 then trim_seen(seen_key, content_key, window, seen_ttl) end
-return out
-"""
+from store.article_scripts import (
+    CHECK_ARTICLES_LUA,
+    QUEUE_ARTICLES_LUA,
+    SAME_STORY_SIMILARITY,
+    SKETCH_SIZE,
+)
+from store.fates import fate_prefixes, fates_key
 
 # Hands out due feeds to one worker at a time: a lease key per feed, and the feed's due time
 # pushed past the lease so others skip it. A crashed worker's feeds come due again when the
@@ -249,6 +96,10 @@ end
 return #writes
 """
 
+def _url_of(deliveries: Sequence[Delivery | None]) -> str:
+    return next((d.url for d in deliveries if d is not None and d.url), "")
+
+
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
@@ -263,24 +114,54 @@ def _content(content_hash: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class Duplicate:
+    """A chat that did not get a new article because it already had it: by its link (the
+    same canonical link or web guid reached the chat through any feed), or by its story (the
+    same title and text from another feed). `link` and `feed` name what the chat got."""
+
+    chat: str
+    reason: str                    # store.fates DUPLICATE_LINK | DUPLICATE_STORY
+    link: str = ""
+    feed: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class QueueOutcome:
-    """Result of queueing one article: whether the feed had seen it, and the chats queued."""
+    """Result of queueing one article: whether the feed had seen it, the chats queued (or held
+    while paused), and the chats that had it already."""
 
     already_seen: bool
     queued_chats: tuple[str, ...]
     changed: bool = False          # seen before, and its content hash changed since
+    duplicates: tuple[Duplicate, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ChatSkip:
+    """A chat a new article is not queued for, and why (recorded as its fate there)."""
+
+    chat: str
+    reason: str
+    detail: str = ""
+    fate: str = "skipped"          # skipped | held (a review card waits for an editor)
 
 
 @dataclass(frozen=True, slots=True)
 class ArticleToQueue:
     """One article for `Store.queue_articles`: its identity keys (the first is its uid), one
-    delivery per chat (None: only mark it seen), and optionally its title fingerprint (cross-feed
-    duplicates) and content hash (edits)."""
+    delivery per chat (None: only mark it seen), and optionally its title fingerprint and text
+    sketch (cross-feed stories), content hash (edits), legacy keys (seen check only), link
+    (fates), the chats it skips and why, and the chats whose deliveries wait while paused."""
 
     identities: tuple[str, ...]
     deliveries: tuple[Delivery | None, ...]
     fingerprint: str = ""
     content_hash: str = ""
+    legacy: tuple[str, ...] = ()
+    sketch: str = ""
+    url: str = ""
+    skips: tuple[ChatSkip, ...] = ()
+    paused: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -369,17 +250,21 @@ class Store:
         return {k for k in identities if k in found or compact_identity(k) in found}
 
     async def check_articles(self, feed_id: str,
-                             articles: Sequence[tuple[Sequence[str], str]], *,
+                             articles: Sequence[tuple[Sequence[str], str]
+                                                | tuple[Sequence[str], str, Sequence[str]]], *,
                              now: float | None = None, window: int | None = None) -> list[int]:
-        """For each (identity keys, content hash) of a feed's current items: NEW, SEEN, or
-        CHANGED (seen, and its content hash differs from the one recorded, which is replaced).
-        Seen items are touched, so the window keeps what the feed still lists."""
+        """For each (identity keys, content hash[, legacy keys]) of a feed's current items:
+        NEW, SEEN, or CHANGED (seen, and its content hash differs from the one recorded, which
+        is replaced). Seen items are touched, so the window keeps what the feed still lists."""
         if not articles:
             return []
         args: list[str | int] = [int(time.time() if now is None else now),
                                  window or keys.SEEN_WINDOW, keys.SEEN_TTL_S, len(articles)]
-        for identities, content_hash in articles:
-            args += [len(identities), _content(content_hash), *identities]
+        for item in articles:
+            identities, content_hash = item[0], item[1]
+            legacy: Sequence[str] = item[2] if len(item) > 2 else ()
+            args += [len(identities), len(legacy), _content(content_hash), *identities,
+                     *legacy]
         answer = await self._check_articles(
             keys=[keys.feed_seen(feed_id), keys.feed_content(feed_id)], args=args)
         return [int(status) for status in answer]
@@ -393,12 +278,13 @@ class Store:
         now: float | None = None,
         fingerprint: str = "",
         content_hash: str = "",
+        url: str = "",
     ) -> QueueOutcome:
         """Atomically mark the article seen for `feed_id` (None: an editor's push) and queue each
         delivery whose chat has not had the article yet. A None delivery only marks seen."""
         [outcome] = await self.queue_articles(
             feed_id, [ArticleToQueue(tuple(identities), tuple(deliveries), fingerprint,
-                                     content_hash)], now=now)
+                                     content_hash, url=url or _url_of(deliveries))], now=now)
         return outcome
 
     async def queue_articles(
@@ -409,30 +295,48 @@ class Store:
         now: float | None = None,
         window: int | None = None,
         fingerprint_window_s: float = keys.FINGERPRINT_WINDOW_S,
+        feed_url: str = "",
+        mark_first_polled: bool = False,
+        similarity: float = SAME_STORY_SIMILARITY,
     ) -> list[QueueOutcome]:
-        """`queue_article` for several articles of one feed, in this order, in one step. Items
-        the feed had seen are touched and reported `changed` when their content hash differs."""
+        """`queue_article` for several articles of one feed, in this order, in one step, each
+        chat's fate recorded with it. Items the feed had seen are touched and reported
+        `changed` when their content hash differs. With `mark_first_polled`, the feed's state
+        says it was polled (in the same step, so a failure here makes the next poll a first
+        run again rather than losing its items)."""
         if not articles:
             return []
         chats: dict[str, int] = {}
+        hour_prefix, skipped_key = fate_prefixes()
         script_keys = [keys.feed_seen(feed_id) if feed_id else keys.deliveries(),
                        keys.deliveries(),
-                       keys.feed_content(feed_id) if feed_id else keys.deliveries()]
-        args: list[str | int] = [
+                       keys.feed_content(feed_id) if feed_id else keys.deliveries(),
+                       keys.held()]
+        args: list[str | int | float] = [
             int(time.time() if now is None else now), window or keys.SEEN_WINDOW,
             keys.SEEN_TTL_S, keys.POSTED_TTL_S, max(1, int(fingerprint_window_s)),
-            1 if feed_id else 0, feed_id or "", len(articles)]
+            1 if feed_id else 0, feed_id or "", feed_url, len(articles), hour_prefix,
+            skipped_key, similarity, SKETCH_SIZE,
+            keys.feed_state(feed_id) if feed_id and mark_first_polled else "",
+            keys.delivery_paused_held()]
         for article in articles:
             real = [d for d in article.deliveries if d is not None]
-            args += [len(article.identities), article.fingerprint, _content(article.content_hash),
-                     len(real), *article.identities]
+            url = article.url or _url_of(real)
+            uid = article.identities[0] if article.identities else ""
+            args += [len(article.identities), len(article.legacy), article.fingerprint,
+                     _content(article.content_hash), article.sketch, url, fates_key(url, uid),
+                     len(real), len(article.skips), *article.identities, *article.legacy]
             for delivery in real:
                 index = chats.get(delivery.chat)
                 if index is None:
                     index = chats[delivery.chat] = len(chats) + 1
                     script_keys += [keys.chat_posted(delivery.chat),
-                                    keys.chat_fingerprints(delivery.chat)]
-                args += [index, delivery.to_json()]
+                                    keys.chat_fingerprints(delivery.chat),
+                                    keys.chat_origins(delivery.chat),
+                                    keys.chat_stories(delivery.chat)]
+                args += [index, 1 if delivery.chat in article.paused else 0, delivery.to_json()]
+            for skip in article.skips:
+                args += [skip.chat, skip.fate, skip.reason, skip.detail]
         answer = await self._queue_articles(keys=script_keys, args=args)
         outcomes = []
         pos = 0
@@ -441,8 +345,16 @@ class Store:
             real = [d for d in article.deliveries if d is not None]
             queued = tuple(real[int(i) - 1].chat for i in answer[pos + 2:pos + 2 + count])
             pos += 2 + count
+            ndup = int(answer[pos])
+            dups = []
+            for k in range(ndup):
+                index, reason, detail = answer[pos + 1 + 3 * k:pos + 4 + 3 * k]
+                link, _, feed = str(detail).partition("\x1f")
+                dups.append(Duplicate(real[int(index) - 1].chat, str(reason), link, feed))
+            pos += 1 + 3 * ndup
             outcomes.append(QueueOutcome(already_seen=status != NEW_STATUS,
-                                         queued_chats=queued, changed=status == CHANGED))
+                                         queued_chats=queued, changed=status == CHANGED,
+                                         duplicates=tuple(dups)))
         return outcomes
 
     # -- scheduling ---------------------------------------------------------------------------

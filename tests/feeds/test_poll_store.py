@@ -6,7 +6,17 @@ import redis.asyncio as aioredis
 
 from model.delivery import Delivery
 from store import keys
-from store.redis_store import CHANGED, NEW, SEEN, ArticleToQueue, StateWrite, Store
+from store.fates import Fate, Fates
+from store.redis_store import (
+    CHANGED,
+    NEW,
+    SEEN,
+    ArticleToQueue,
+    Duplicate,
+    QueueOutcome,
+    StateWrite,
+    Store,
+)
 
 UID = "a" * 64
 LINK = "b" * 64
@@ -53,23 +63,34 @@ async def test_check_reports_new_seen_and_changed_once(redis: aioredis.Redis) ->
     assert await store.check_articles("f", [([UID, LINK], "3" * 64)], now=102) == [SEEN]
 
 
-async def test_fingerprint_blocks_other_feeds_within_the_window_only(
+async def test_same_story_blocks_other_feeds_within_the_window_only(
         redis: aioredis.Redis) -> None:
-    """A title fingerprint posted by feed f makes feed g's copy a duplicate for that chat within
-    the window; feed f itself may repeat the title; after the window g's copy is posted."""
+    """A title fingerprint with a close text sketch posted by feed f makes feed g's copy a
+    duplicate by story for that chat within the window (the fate says of which link); feed f
+    itself may repeat the title; after the window g's copy is posted; the same title with a
+    different text is never a duplicate."""
     store = Store(redis)
     fp = "f" * 32
+    text = " ".join(f"{n:012x}" for n in range(24))
+    other = " ".join(f"{n:012x}" for n in range(100, 124))
 
-    async def queue(feed: str, uid: str, now: float) -> tuple[str, ...]:
+    async def queue(feed: str, uid: str, now: float, sketch: str = text) -> QueueOutcome:
         [outcome] = await store.queue_articles(
-            feed, [ArticleToQueue((uid,), (post("@a", uid),), fingerprint=fp)], now=now,
-            fingerprint_window_s=3600)
-        return outcome.queued_chats
+            feed, [ArticleToQueue((uid,), (post("@a", uid),), fingerprint=fp, sketch=sketch,
+                                  url=f"https://{feed}.example/{uid[:4]}")],
+            now=now, fingerprint_window_s=3600, feed_url=f"https://{feed}.example/feed")
+        return outcome
 
-    assert await queue("f", "1" * 64, 1000) == ("@a",)
-    assert await queue("g", "2" * 64, 2000) == ()
-    assert await queue("f", "3" * 64, 2500) == ("@a",)
-    assert await queue("g", "4" * 64, 2500 + 3601) == ("@a",)
+    assert (await queue("f", "1" * 64, 1000)).queued_chats == ("@a",)
+    blocked = await queue("g", "2" * 64, 2000)
+    assert blocked.queued_chats == ()
+    assert blocked.duplicates == (Duplicate("@a", "duplicate_story", "https://f.example/1111",
+                                            "https://f.example/feed"),)
+    [fate] = await Fates(redis).of_article("https://g.example/2222")
+    assert (fate.fate, fate.reason) == (Fate.SKIPPED, "duplicate_story")
+    assert (await queue("g", "5" * 64, 2100, sketch=other)).queued_chats == ("@a",)
+    assert (await queue("f", "3" * 64, 2500)).queued_chats == ("@a",)
+    assert (await queue("g", "4" * 64, 2500 + 3601)).queued_chats == ("@a",)
 
 
 async def test_one_call_queues_a_feeds_items_in_order(redis: aioredis.Redis) -> None:

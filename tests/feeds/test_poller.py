@@ -343,23 +343,30 @@ async def test_an_editors_push_is_not_posted_again_by_the_feed(rig: Rig) -> None
     assert len(await rig.posted(CHAT_B)) == 1
 
 
-async def test_a_mirror_with_another_link_is_caught_by_its_title(rig: Rig) -> None:
+WIRE = ("<p>قالت مصادر اقتصادية في دمشق إن الحكومة تدرس حزمة إجراءات جديدة لتخفيف أثر "
+        "العقوبات على قطاع الطاقة، تشمل تسهيلات للاستيراد وإعفاءات ضريبية مؤقتة للمستثمرين، "
+        "في ظل تراجع الإنتاج المحلي وارتفاع الأسعار خلال الأشهر الماضية.</p>")
+
+
+async def test_a_mirror_with_another_link_is_caught_by_its_title_and_text(rig: Rig) -> None:
     """The same story on a mirror (other guid and link, title with diacritics, other hamza and
-    a site suffix) is not posted to a chat that had it within the window, and is after it."""
+    a site suffix, the same text with a line added) is not posted to a chat that had it within
+    the window, and is after it."""
     title = "الاقتصاد السوري بين العقوبات وإعادة الإعمار"
     mirror = "الاقْتِصاد السوري بين العقوبات وإعادة الإعمار - مرآة"
-    rig.server.add_feed("/a.xml", items=[item(1, title=title)])
+    rig.server.add_feed("/a.xml", items=[item(1, title=title, summary=WIRE)])
     rig.server.add_feed("/b.xml", items=[])
     poller = rig.poller(rig.config([rig.feed("/a.xml", first_run="all"),
                                     rig.feed("/b.xml", first_run="all")]))
     await poller.poll_all()
+    mirrored = WIRE + "<p>تابعوا مرآة الأخبار.</p>"
     rig.server.add_item("/b.xml", item(1, guid="m1", link="https://mirror.example/1",
-                                       title=mirror))
+                                       title=mirror, summary=mirrored))
     await poller.poll_all()
     assert len(await rig.posted(CHAT_A)) == 1
     rig.clock.now += keys.FINGERPRINT_WINDOW_S + 60
     rig.server.add_item("/b.xml", item(2, guid="m2", link="https://mirror.example/2",
-                                       title=mirror))
+                                       title=mirror, summary=mirrored))
     await poller.poll_all()
     assert len(await rig.posted(CHAT_A)) == 2
 
