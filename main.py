@@ -206,7 +206,7 @@ async def cmd_run(settings: Settings, config: BotConfig, redis_url: str,
     from ops.http import ReadinessProbes, start_http
     from ops.metrics import Metrics
     from ops.reload import Reloader, apply_to_poller
-    from ops.status_page import RedisStatusSource
+    from ops.status_data import RedisStatusSource
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -382,6 +382,13 @@ exit codes:
                          "addresses are masked unless --with-secrets is given."))
     opml_out.add_argument("--with-secrets", action="store_true",
                           help="keep credentials in feed addresses (masked otherwise)")
+    why = commands.add_parser(
+        "why", help="what became of an article in each channel, and why",
+        description=wrap("Say, per channel, what became of the article at URL: posted (when), "
+                         "queued, held (why), skipped (why: before the first run, filtered by "
+                         "a keyword, a duplicate of which link by which rule, unrenderable, "
+                         "paused) or never seen. Arabic when LANG is Arabic. Exits 0."))
+    why.add_argument("url", help="the article's address")
     return parser
 
 
@@ -409,6 +416,7 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(cmd_preview(settings, config, args.target, args.channel))
     from telegram.error import TelegramError
 
+    from bot.why import cmd_why
     from ops.opml import cmd_export_opml, cmd_import_opml
 
     handlers = {
@@ -418,6 +426,7 @@ def main(argv: list[str] | None = None) -> int:
         "import-opml": lambda url: cmd_import_opml(config, url, args.file, args.channel),
         "export-opml": lambda url: cmd_export_opml(
             config, url, with_secrets=getattr(args, "with_secrets", False)),
+        "why": lambda url: cmd_why(config, url, args.url),
     }
     try:
         with EmbeddedOrExternalRedis(settings) as redis_url:

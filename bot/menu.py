@@ -37,6 +37,7 @@ EDITOR_COMMANDS: tuple[tuple[str, str], ...] = (
     ("resume", N_("Resume a feed or a channel")),
     ("channels", N_("The channels; /channels add CHANNEL")),
     ("status", N_("Queue, feeds, posts and last actions")),
+    ("why", N_("What became of an article: /why URL")),
 )
 OWNER_COMMANDS: tuple[tuple[str, str], ...] = (
     ("editors", N_("The editors")),

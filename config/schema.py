@@ -62,6 +62,39 @@ def parse_duration(value: Any) -> float:
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 
+# The shortest time between two polls of one feed. A configured interval is honoured as written
+# or refused below this (being polite to publishers' servers; Telegram's channel limits make
+# faster polling pointless too).
+INTERVAL_FLOOR_S = 60.0
+
+
+def parse_interval(value: Any) -> float:
+    """A feed's `interval`: a duration no shorter than INTERVAL_FLOOR_S."""
+    seconds = parse_duration(value)
+    if seconds < INTERVAL_FLOOR_S:
+        bare = isinstance(value, (int, float)) or (isinstance(value, str)
+                                                    and value.strip().replace(".", "").isdigit())
+        unit = " (a bare number is seconds: write 10m for ten minutes)" if bare else ""
+        raise ValueError(f"is shorter than the floor of {format_duration(INTERVAL_FLOOR_S)} "
+                         f"between polls{unit}; use {format_duration(INTERVAL_FLOOR_S)} or "
+                         "more")
+    return seconds
+
+
+def format_duration(seconds: float) -> str:
+    """90 -> "90s", 600 -> "10m", 7200 -> "2h", 86400 -> "1d" (the config's own spelling)."""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    if seconds >= 3600:
+        return f"{seconds / 3600:.1f}h"
+    if seconds >= 60:
+        return f"{seconds / 60:.1f}m".replace(".0m", "m")
+    return f"{seconds:g}s"
+
+
+Interval = Annotated[float, BeforeValidator(parse_interval)]
+
 
 def normalise_chat(value: Any) -> str:
     """Chats are kept as strings: `@username` or a numeric id like `-1001234567890`."""
@@ -172,7 +205,7 @@ class FeedConfig(_Strict):
     url: str
     channels: tuple[Annotated[FeedTarget, BeforeValidator(_target)], ...]
     name: str | None = None              # the source line of its posts; default: the feed's title
-    interval: Duration = 600.0
+    interval: Interval = 600.0
     mode: Literal["auto", "review"] = "auto"
     first_run: Literal["none", "latest", "all"] = "latest"
     include: tuple[str, ...] = ()

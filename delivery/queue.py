@@ -321,6 +321,39 @@ class DeliveryQueue:
                 keys=self._keys(), args=self._args(None, chat, len(batch), *args)))
         return released
 
+    async def release_paused(self, chat: str) -> int:
+        """Queue again the posts that waited while `chat` was paused (in their article order);
+        other held posts of the chat stay held. Returns how many went back."""
+        posts: list[HeldPost] = []
+        start = "-"
+        while True:
+            page = await self.redis.xrange(keys.held(), min=start, count=1000) or []
+            for held_id, raw in page:
+                fields = {str(k): str(v) for k, v in (raw or {}).items()}
+                if fields.get("chat") != chat or fields.get("reason") != "paused":
+                    continue
+                try:
+                    delivery = Delivery.from_fields(fields)
+                except (ValueError, TypeError, KeyError):
+                    continue
+                posts.append(HeldPost(str(held_id), fields.get("entry") or str(held_id), chat,
+                                      "paused", delivery))
+            if len(page) < 1000:
+                break
+            start = "(" + str(page[-1][0])
+        released = 0
+        for first in range(0, len(posts), 200):
+            args: list[Arg] = []
+            for post in posts[first:first + 200]:
+                assert post.delivery is not None
+                args += [post.held_id, post.entry_id, post.chat, repr(sort_score(post.delivery)),
+                         post.delivery.to_json()]
+            released += int(await self._unhold(
+                keys=self._keys(), args=self._args(None, "", len(posts[first:first + 200]),
+                                                   *args)))
+        await self.redis.srem(keys.delivery_paused_held(), chat)
+        return released
+
     async def unblock(self, chat: str) -> None:
         """Let new posts go to `chat` again, leaving what was held in the held stream."""
         await self.redis.hdel(keys.delivery_blocked(), chat)

@@ -1,8 +1,8 @@
 """When to poll a feed next, and how healthy it is. Pure functions over the feed's state.
 
-The interval starts at the feed's configured one (the shortest time between polls) and adapts to
-how often the feed really publishes, within bounds; the feed server's own hints (Cache-Control
-max-age, Retry-After, RSS <ttl>) are honoured; failures back off exponentially with jitter; a feed
+The interval is the feed's configured one, as written; the feed server's own hints (Cache-Control
+max-age, Retry-After, RSS <ttl>) may make it longer, up to a cap, and the cause is recorded
+(`interval_cause`) for /feeds and the status page; failures back off exponentially with jitter; a feed
 failing for longer than `broken_after` is marked broken (and editors are told once); a feed
 answering 404/410 for `gone_after` is marked gone. Both are then polled rarely, and announced
 again when they recover.
@@ -31,7 +31,6 @@ class HealthEvent(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class SchedulePolicy:
-    max_interval_s: float = 6 * 3600.0      # the adaptive interval never grows past this
     max_backoff_s: float = 6 * 3600.0
     broken_after_s: float = 24 * 3600.0
     gone_after_s: float = 3 * 86400.0
@@ -65,18 +64,19 @@ def after_success(state: dict[str, str], *, now: float, base_interval_s: float,
     last_new = _f(state, "last_new")
     if new_items:
         if last_new:
-            # Exponentially weighted mean of the time between new items.
+            # Exponentially weighted mean of the time between new items (shown to editors).
             observed = max(1.0, (now - last_new) / new_items)
             gap = observed if not gap else 0.7 * gap + 0.3 * observed
         fields["last_new"] = now
         fields["publish_gap"] = round(gap, 1)
-    # Poll about three times per typical gap between items, never faster than configured.
-    interval = base_interval_s if not gap else min(max(base_interval_s, gap / 3),
-                                                   max(base_interval_s, policy.max_interval_s))
-    for hint in (max_age_s, ttl_s):
-        if hint:
-            interval = max(interval, min(hint, policy.max_server_hint_s))
+    # The configured interval is honoured as written; only the server's own hints may make
+    # it longer (up to a cap), and the cause is recorded so editors can see it.
+    interval, cause = base_interval_s, ""
+    for name, hint in (("max-age", max_age_s), ("ttl", ttl_s)):
+        if hint and min(hint, policy.max_server_hint_s) > interval:
+            interval, cause = min(hint, policy.max_server_hint_s), name
     fields["interval"] = round(interval, 1)
+    fields["interval_cause"] = cause
     return ScheduleDecision(interval * random.uniform(0.95, 1.05), fields, event)
 
 
@@ -102,8 +102,10 @@ def after_failure(state: dict[str, str], *, now: float, base_interval_s: float,
     else:
         delay = min(policy.max_backoff_s, base_interval_s * 2 ** min(failures - 1, 12))
         delay *= random.uniform(0.5, 1.0) if failures > 1 else 1.0  # jitter spreads retries
-    if retry_after_s:
-        delay = max(delay, min(retry_after_s, policy.max_server_hint_s))
+    cause = "rare" if health in (FeedHealth.BROKEN, FeedHealth.GONE) else "backoff"
+    if retry_after_s and min(retry_after_s, policy.max_server_hint_s) > delay:
+        delay, cause = min(retry_after_s, policy.max_server_hint_s), "retry-after"
     fields: dict[str, str | float | int] = {"health": health.value, "failures": failures,
-                                            "first_failure": first_failure}
+                                            "first_failure": first_failure,
+                                            "interval": round(delay, 1), "interval_cause": cause}
     return ScheduleDecision(delay, fields, event)

@@ -184,6 +184,11 @@ class Metrics:
             "nashir_posts_duplicate_skipped",
             "Queued posts not sent because a sent record showed they had gone out already.",
             registry=r)
+        self.fates = Counter(
+            "nashir_article_fates",
+            "What became of articles, one per article per chat, by fate (queued, posted, "
+            "held, skipped, failed) and reason (docs/fates.md).", ["fate", "reason"],
+            registry=r)
         self.sender_counters = _SenderCounters()
         r.register(self.sender_counters)
         self.queue_depth = Gauge("nashir_delivery_queue_depth",
@@ -217,12 +222,16 @@ class Metrics:
             self.new_articles.inc(outcome.new_articles)
         if outcome.queued:
             self.queued.inc(outcome.queued)
+        for (fate, reason), count in getattr(outcome, "fates", {}).items():
+            self.fates.labels(fate, reason).inc(count)
 
     def record_send(self, outcome: Any) -> None:
         """Count one model.delivery.SendOutcome; fits Sender(on_outcome=...)."""
         status = outcome.status
         if status == "sent":
             self.sent.inc()
+            if not outcome.delivery.is_edit:
+                self.fates.labels("posted", "").inc()
         elif status == "edited":
             self.edited.inc()
         elif status == "duplicate":

@@ -1,229 +1,39 @@
-"""The status page at `/`: feeds and their health, channels and their last post, the queue, the
-last posts as Telegram showed them, and posts per hour over the last day.
+"""The status page at `/`: feeds and their health, channels and their last post, the queue, what
+became of today's articles and the latest skipped ones, the last posts as Telegram showed them,
+and posts per hour over the last day.
 
-Reading (`RedisStatusSource.snapshot`, Redis only) is apart from drawing (`render_status_page`,
-pure), so the page can be tested from a hand-made snapshot. The page carries no script; every
-value is escaped, except the posts' HTML, which is the Telegram HTML that was sent (rendered by
-`delivery.preview.post_as_html_block`, each line with dir=auto as Telegram's clients do).
+Reading (`ops.status_data.RedisStatusSource.snapshot`, Redis only) is apart from drawing
+(`render_status_page`, pure), so the page can be tested from a hand-made snapshot. The page
+carries no script; every value is escaped, except the posts' HTML, which is the Telegram HTML
+that was sent (rendered by `delivery.preview.post_as_html_block`, each line with dir=auto as
+Telegram's clients do).
 """
 from __future__ import annotations
 
 import html
-import json
-import logging
-import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from redis.exceptions import RedisError
-
+from config.schema import format_duration
 from delivery.preview import post_as_html_block
-from guards.urls import display_url, mask_urls_in_text
-from model.article import feed_id_for
-from ops.metrics import feed_health, queue_state
-from store import keys
+from ops.status_data import (
+    HOURS,
+    POSTS_SHOWN,
+    ChannelRow,
+    FeedRow,
+    HeldRow,
+    PostRow,
+    SkipRow,
+    StatusSnapshot,
+    posts_per_hour,
+    unavailable_snapshot,
+)
 
-logger = logging.getLogger(__name__)
-
-POSTS_SHOWN = 20
-HOURS = 24
-
-
-@dataclass(frozen=True, slots=True)
-class FeedRow:
-    feed_id: str
-    url: str
-    title: str
-    health: str                    # ok | failing | broken | gone | new (ops.metrics.feed_health)
-    failures: int
-    last_poll: float | None
-    last_ok: float | None
-    next_poll: float | None
-    last_error: str
-    channels: tuple[str, ...]
-    paused: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class ChannelRow:
-    chat: str
-    language: str
-    posts: int
-    last_post: float | None
-    paused: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class PostRow:
-    chat: str
-    html: str
-    time: float
-    url: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class HeldRow:
-    chat: str
-    url: str
-    reason: str
-    held_at: float | None
-
-
-@dataclass(slots=True)
-class StatusSnapshot:
-    """Everything the page shows, read at one moment."""
-
-    generated_at: float
-    timezone: str = "UTC"
-    mode: str = ""                               # "live" or "dry-run"
-    feeds: list[FeedRow] = field(default_factory=list)
-    channels: list[ChannelRow] = field(default_factory=list)
-    queue_depth: int = 0
-    queue_oldest_age: float | None = None
-    held: int = 0
-    held_recent: list[HeldRow] = field(default_factory=list)
-    posts: list[PostRow] = field(default_factory=list)    # newest first
-    posts_per_hour: list[int] = field(default_factory=lambda: [0] * HOURS)  # oldest hour first
-    hour_starts: list[float] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-
-
-def unavailable_snapshot(reason: str) -> StatusSnapshot:
-    """A snapshot that only says why nothing could be read."""
-    return StatusSnapshot(generated_at=time.time(), errors=[reason])
-
-
-def posts_per_hour(times: Sequence[float], now: float, tz: ZoneInfo,
-                   hours: int = HOURS) -> tuple[list[int], list[float]]:
-    """Counts of posts in each of the last `hours` clock hours (the current one last), and the
-    start of each hour as unix time."""
-    current = datetime.fromtimestamp(now, tz).replace(minute=0, second=0, microsecond=0)
-    starts = [(current - timedelta(hours=hours - 1 - i)).timestamp() for i in range(hours)]
-    counts = [0] * hours
-    for when in times:
-        if when < starts[0] or when > now:
-            continue
-        index = min(hours - 1, int((when - starts[0]) // 3600))
-        counts[index] += 1
-    return counts, starts
-
-
-class RedisStatusSource:
-    """Reads a StatusSnapshot from Redis; every replica shows the same shared state."""
-
-    def __init__(self, redis: Any, config: Any, *, dry_run: bool,
-                 clock: Callable[[], float] = time.time) -> None:
-        self.redis = redis
-        self.config = config
-        self.dry_run = dry_run
-        self.clock = clock
-
-    def set_config(self, config: Any) -> None:
-        """After a config reload."""
-        self.config = config
-
-    async def snapshot(self) -> StatusSnapshot:
-        now = self.clock()
-        snap = StatusSnapshot(generated_at=now, timezone=self.config.timezone,
-                              mode="dry-run" if self.dry_run else "live")
-        try:
-            await self._read(snap, now)
-        except (RedisError, OSError) as exc:
-            logger.warning("status page: cannot read Redis (%s)", type(exc).__name__)
-            snap.errors.append(f"Redis is unreachable ({type(exc).__name__}: {exc}); "
-                               "what follows may be incomplete")
-        return snap
-
-    async def _config(self) -> Any:
-        try:
-            from store.registry import effective_config
-        except ImportError:
-            return self.config
-        return await effective_config(self.redis, self.config)
-
-    async def _read(self, snap: StatusSnapshot, now: float) -> None:
-        redis = self.redis
-        config = await self._config()
-        tz = ZoneInfo(config.timezone)
-        feeds = list(config.feeds)
-        feed_ids = [feed_id_for(f.url) for f in feeds]
-        async with redis.pipeline(transaction=False) as pipe:
-            for feed_id in feed_ids:
-                pipe.hgetall(keys.feed_state(feed_id))
-                pipe.zscore(keys.feeds_due(), feed_id)
-            for channel in config.channels:
-                pipe.hgetall(keys.chat_stats(channel.chat))
-            pipe.xrevrange(keys.held(), "+", "-", count=5)
-            pipe.lrange(keys.posts_log(), 0, -1)
-            pipe.zrangebyscore(keys.post_times(), now - HOURS * 3600, "+inf", withscores=True)
-            answers = await pipe.execute()
-        position = 0
-        for feed, feed_id in zip(feeds, feed_ids, strict=True):
-            state, due = answers[position], answers[position + 1]
-            position += 2
-            snap.feeds.append(FeedRow(
-                feed_id=feed_id, url=display_url(feed.url), title=state.get("title") or "",
-                health=feed_health(state), failures=_int(state.get("failures")),
-                last_poll=_float(state.get("last_poll")), last_ok=_float(state.get("last_ok")),
-                next_poll=None if due is None else float(due),
-                last_error=mask_urls_in_text(state.get("last_error") or ""),
-                channels=tuple(t.chat for t in feed.channels), paused=feed.paused))
-        for channel in config.channels:
-            stats = answers[position]
-            position += 1
-            snap.channels.append(ChannelRow(
-                chat=channel.chat, language=channel.language, posts=_int(stats.get("posts")),
-                last_post=_float(stats.get("last_post")), paused=channel.paused))
-        held_recent, log, post_times = answers[position:position + 3]
-        depth, oldest, held = await queue_state(redis)
-        snap.queue_depth, snap.held = depth, held
-        if depth and oldest is not None:
-            snap.queue_oldest_age = max(0.0, now - oldest)
-        for _, fields in held_recent:
-            snap.held_recent.append(_held_row(fields))
-        records = []
-        for raw in log:
-            try:
-                record = json.loads(raw)
-                records.append(PostRow(chat=str(record["chat"]), html=str(record["html"]),
-                                       time=float(record["time"]), url=str(record.get("url", ""))))
-            except (ValueError, KeyError, TypeError):
-                continue  # a record of another version: the page shows the rest
-        records.sort(key=lambda r: r.time, reverse=True)
-        snap.posts = records[:POSTS_SHOWN]
-        # From every post's time, not the capped log: the chart misses no post of a busy day.
-        snap.posts_per_hour, snap.hour_starts = posts_per_hour(
-            [when for _, when in post_times], now, tz)
-
-
-def _held_row(fields: dict[str, str]) -> HeldRow:
-    chat = url = ""
-    try:
-        data = json.loads(fields.get("d", "{}"))
-        chat, url = str(data.get("chat", "")), str(data.get("url", ""))
-    except ValueError:
-        pass
-    return HeldRow(chat=chat, url=display_url(url),
-                   reason=mask_urls_in_text(fields.get("reason", "")),
-                   held_at=_float(fields.get("held_at")))
-
-
-def _int(value: Any) -> int:
-    try:
-        return int(float(value))
-    except (TypeError, ValueError):
-        return 0
-
-
-def _float(value: Any) -> float | None:
-    try:
-        result = float(value)
-    except (TypeError, ValueError):
-        return None
-    return result if result > 0 else None
+__all__ = ["ChannelRow", "FeedRow", "HeldRow", "PostRow", "SkipRow", "StatusSnapshot",
+           "posts_per_hour",
+           "render_status_page", "unavailable_snapshot", "HOURS", "POSTS_SHOWN"]
 
 
 # -- drawing ----------------------------------------------------------------------------------
@@ -332,6 +142,58 @@ def _duration(seconds: float | None) -> str:
     return _ago(0.0, seconds).removesuffix(" ago")
 
 
+_CAUSES = {"max-age": "the server's Cache-Control max-age", "ttl": "the feed's <ttl>",
+           "retry-after": "the server's Retry-After", "backoff": "backing off after failures",
+           "rare": "broken: tried rarely"}
+
+
+def _interval(feed: FeedRow) -> str:
+    """Every how long the feed is polled: as configured, or longer and why."""
+    configured = format_duration(feed.interval) if feed.interval else "—"
+    if not feed.interval_cause or feed.effective_interval <= feed.interval:
+        return _esc(configured)
+    return (f'{_esc(format_duration(feed.effective_interval))} <span class="note">'
+            f"(configured {_esc(configured)}; {_esc(_CAUSES.get(feed.interval_cause, ''))})"
+            "</span>")
+
+
+_FATES = ("queued", "posted", "held", "skipped", "failed")
+_REASONS = {"first_run": "before the first run", "filter_include": "no include keyword",
+            "filter_exclude": "exclude keyword", "duplicate_link": "duplicate link",
+            "duplicate_story": "same title and text", "unrenderable": "unrenderable",
+            "channel_gone": "not a channel", "rejected": "rejected by an editor",
+            "review": "waiting for review", "paused": "channel paused",
+            "blocked": "bot cannot post", "refused": "refused by Telegram"}
+
+
+def _fates_section(snap: StatusSnapshot, now: float, tz: ZoneInfo) -> str:
+    """Today's fates (one per article per chat) by kind and reason, and the latest skips."""
+    parts = ['<section id="fates"><h2>What became of today\'s articles</h2><div class="cards">']
+    for fate in _FATES:
+        reasons = sorted((r, n) for (f, r), n in snap.reasons_today.items() if f == fate and r)
+        why = ", ".join(f"{_REASONS.get(r, r)} {n}" for r, n in reasons)
+        parts.append(f'<div class="card" data-fate="{fate}"><b>{snap.fates_today.get(fate, 0)}'
+                     f"</b><span>{fate}{': ' + _esc(why) if why else ''}</span></div>")
+    parts.append("</div>")
+    if snap.skipped_recent:
+        parts.append("<h3>Latest skipped</h3><div class='scroll'><table class='stack'><thead>"
+                     "<tr><th>when</th><th>chat</th><th>article</th><th>why</th></tr></thead>"
+                     "<tbody>")
+        for row in snap.skipped_recent:
+            parts.append(
+                f'<tr data-reason="{_esc(row.reason)}"><td data-label="when">'
+                f"{_when(row.at, now, tz)}</td>"
+                f'<td data-label="chat"><span dir="ltr">{_esc(row.chat)}</span></td>'
+                f'<td data-label="article"><span class="url" dir="ltr">{_esc(row.url)}</span></td>'
+                f'<td data-label="why"><bdi>{_esc(_REASONS.get(row.reason, row.reason))}'
+                f'{": " + _esc(row.detail[:200]) if row.detail else ""}</bdi></td></tr>')
+        parts.append("</tbody></table></div>")
+    else:
+        parts.append('<p class="note">Nothing skipped lately.</p>')
+    parts.append("</section>")
+    return "".join(parts)
+
+
 def _chart(counts: Sequence[int], starts: Sequence[float], tz: ZoneInfo) -> str:
     width, height, left, bottom, top = 720, 160, 28, 22, 10
     slots = max(1, len(counts))
@@ -403,6 +265,8 @@ def render_status_page(snap: StatusSnapshot, *, refresh_s: int = 30) -> str:
         add(f'<div class="card"><b>{_esc(value)}</b><span>{_esc(label)}</span></div>')
     add("</div></section>")
 
+    add(_fates_section(snap, now, tz))
+
     add('<section id="chart" class="chart"><h2>Posts per hour, last 24 hours</h2>')
     add(_chart(snap.posts_per_hour, snap.hour_starts, tz))
     add("</section>")
@@ -410,7 +274,8 @@ def render_status_page(snap: StatusSnapshot, *, refresh_s: int = 30) -> str:
     add(f'<section id="feeds"><h2>Feeds ({len(snap.feeds)})</h2>')
     if snap.feeds:
         add("<div class='scroll'><table class='stack'><thead><tr><th>feed</th><th>health</th>"
-            "<th>last poll</th><th>last ok</th><th>next poll</th><th>channels</th>"
+            "<th>last poll</th><th>last ok</th><th>next poll</th><th>interval</th>"
+            "<th>channels</th>"
             "<th>last error</th></tr></thead><tbody>")
         order = {"gone": 0, "broken": 1, "failing": 2, "new": 3, "ok": 4}
         for feed in sorted(snap.feeds, key=lambda f: (order.get(f.health, 5), f.title or f.url)):
@@ -423,6 +288,7 @@ def render_status_page(snap: StatusSnapshot, *, refresh_s: int = 30) -> str:
                 f'<td data-label="last poll">{_when(feed.last_poll, now, tz)}</td>'
                 f'<td data-label="last ok">{_when(feed.last_ok, now, tz)}</td>'
                 f'<td data-label="next poll">{_when(feed.next_poll, now, tz, overdue=True)}</td>'
+                f'<td data-label="interval">{_interval(feed)}</td>'
                 f'<td data-label="channels"><span dir="ltr">{_esc(", ".join(feed.channels))}'
                 "</span></td>"
                 f'<td class="err" data-label="last error"><bdi>{_esc(feed.last_error[:300])}'

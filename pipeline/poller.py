@@ -30,12 +30,14 @@ from dataclasses import dataclass
 
 from redis.exceptions import RedisError
 
-from config.schema import BotConfig, FeedConfig
+from config.schema import INTERVAL_FLOOR_S, BotConfig, FeedConfig, format_duration
+from delivery.queue import DeliveryQueue
 from feeds.fetcher import Fetcher
 from feeds.items import DIGEST_CHARS, FeedRead, ParseFunction, read_feed
 from feeds.parse_pool import DEFAULT_TIME_LIMIT_S, ParsePool
 from feeds.parser import parse_feed
 from feeds.schedule import SchedulePolicy, after_failure, after_success
+from guards.urls import display_url
 from model.article import feed_id_for
 from model.errors import FeedError
 from pipeline.articles import ArticleRouter
@@ -54,12 +56,11 @@ from store.redis_store import StateWrite, Store
 
 logger = logging.getLogger(__name__)
 
-MIN_INTERVAL_S = 60.0
 
 # The state fields a poll reads (claimed with the feed, or read in bulk for `poll_all`).
 STATE_FIELDS = ("current_url", "etag", "last_modified", "body_hash", "items", "first_polled",
                 "title", "ttl", "health", "failures", "first_failure", "publish_gap", "last_new",
-                "interval", "last_error")
+                "interval", "interval_cause", "last_error")
 
 
 @dataclass(slots=True)
@@ -134,6 +135,7 @@ class Poller:
                 self.config = self.base_config
                 self.feeds = {feed_id_for(f.url): f for f in self.config.feeds}
                 await self.sync_schedule()
+                await self.release_resumed()
             return
         version = await self.config_source.version()
         if version == self._source_version and not force:
@@ -142,6 +144,20 @@ class Poller:
         self.feeds = {feed_id_for(f.url): f for f in self.config.feeds}
         self._source_version = version
         await self.sync_schedule()
+        await self.release_resumed()
+
+    async def release_resumed(self) -> int:
+        """Send the posts that waited while a channel was paused, once it no longer is."""
+        released = 0
+        for chat in await self.store.redis.smembers(keys.delivery_paused_held()):
+            channel = self.config.channel(str(chat))
+            if channel is not None and not channel.paused:
+                count = await DeliveryQueue(self.store.redis, self.worker_id).release_paused(
+                    str(chat))
+                logger.info("channel %s resumed: %d posts that waited while it was paused "
+                            "are queued", chat, count)
+                released += count
+        return released
 
     async def sync_schedule(self) -> None:
         """Put every configured feed on the schedule (due now if it is new there)."""
@@ -274,7 +290,7 @@ class Poller:
               fields: dict[str, str | int | float]) -> float:
         """The next due time, with the schedule's and health's fields added to `fields`."""
         now = self.clock()
-        base = max(MIN_INTERVAL_S, feed.interval)
+        base = max(INTERVAL_FLOOR_S, feed.interval)
         if outcome.status == "error":
             decision = after_failure(state, now=now, base_interval_s=base,
                                      kind=outcome.error_kind, retry_after_s=outcome.retry_after,
@@ -288,6 +304,15 @@ class Poller:
                                      ttl_s=outcome.ttl, policy=self.policy)
         fields.update(decision.fields)
         fields["next_poll"] = now + decision.delay_s
+        cause = str(decision.fields.get("interval_cause") or "")
+        interval = float(decision.fields.get("interval") or base)
+        if (outcome.status != "error" and cause and interval > 2 * base
+                and state.get("interval_cause") != cause):
+            # Said once, when the cause appears: the server asks for longer than configured.
+            logger.warning("the feed's server asks to be polled less often than configured "
+                           "(%s: every %s instead of %s); honouring it", cause,
+                           _duration(interval), _duration(base),
+                           extra={"feed": display_url(feed.url)})
         if decision.event is not None:
             outcome.event = decision.event
             logger.warning("feed is now %s: %s", decision.event.value, outcome.error or "ok",
@@ -365,3 +390,7 @@ def _changed_fields(fields: dict[str, str | int | float], state: dict[str, str]
     """The fields whose stored text would change (the store writes values as str())."""
     return {k: v for k, v in fields.items()
             if (old := state.get(k)) is None or old != ("" if v is None else str(v))}
+
+
+def _duration(seconds: float) -> str:
+    return format_duration(seconds)

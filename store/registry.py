@@ -214,6 +214,10 @@ class FeedRegistry:
             changed = await self.redis.sadd(keys.bot_paused_feeds(), feed_id_for(url))
         else:
             changed = await self.redis.srem(keys.bot_paused_feeds(), feed_id_for(url))
+            if changed:
+                # Resumed: poll now, not when the paused feed's next check would have come.
+                await self.redis.zadd(keys.feeds_due(), {feed_id_for(url): time.time()},
+                                      xx=True)
         await self._bump()
         return bool(changed)
 

@@ -17,7 +17,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot.handlers import editor, errors, owner, push, review, subscriber
+from bot.handlers import editor, errors, owner, push, review, subscriber, why
 from bot.handlers.common import requires
 from bot.services import Role
 
@@ -42,6 +42,7 @@ def register_handlers(application: Application[Any, Any, Any, Any, Any, Any]) ->
         "resume": editor_only(editor.resume),
         "channels": editor_only(editor.channels_command),
         "status": editor_only(editor.status),
+        "why": editor_only(why.why_command),
         "editors": owner_only(owner.editors),
         "addeditor": owner_only(owner.addeditor),
         "removeeditor": owner_only(owner.removeeditor),

@@ -33,7 +33,8 @@ from bot.handlers.push import fetch_error_text
 from bot.i18n import N_, Html, Translator, clean_value
 from bot.pending import Claim, is_token, new_token
 from bot.reply_limits import fit_reply
-from config.schema import ChannelConfig, FeedConfig
+from config.schema import ChannelConfig, FeedConfig, format_duration
+from guards.urls import display_url
 from model.article import feed_id_for
 from model.errors import FeedParseError, FetchError, FetchErrorKind
 from store import keys
@@ -71,6 +72,26 @@ async def _feed_health(context: NashirContext, feeds: list[FeedConfig]
 _HEALTH_MARK = {"paused": "⏸", "failing": "⚠️", "ok": "✅", "new": "⏳"}
 
 
+def _interval_line(t: Translator, configured: float, state: dict[str, str]) -> str:
+    """How often the feed is polled: as configured, or longer and why (the server's hints,
+    backoff after failures)."""
+    try:
+        effective = float(state.get("interval") or 0)
+    except ValueError:
+        effective = 0.0
+    cause = state.get("interval_cause") or ""
+    if not cause or effective <= configured:
+        return t("    polled every {interval}", interval=format_duration(configured))
+    why = {"max-age": t.raw("the server's Cache-Control max-age"),
+           "ttl": t.raw("the feed's own <ttl>"),
+           "retry-after": t.raw("the server's Retry-After"),
+           "backoff": t.raw("backing off after failures"),
+           "rare": t.raw("the feed is broken: tried rarely")}.get(cause, cause)
+    return t("    polled every {interval} (configured: {configured}) because of {why}",
+             interval=format_duration(effective), configured=format_duration(configured),
+             why=why)
+
+
 async def feeds_page(context: NashirContext, t: Translator, page: int
                      ) -> tuple[Html, InlineKeyboardMarkup | None]:
     config = await context.data.registry.current()
@@ -98,6 +119,7 @@ async def feeds_page(context: NashirContext, t: Translator, page: int
                  t("    {url}", url=clean_value(feed.url, 150))]
         if health == "failing" and state.get("last_error"):
             lines.append(t("    last error: {error}", error=clean_value(state["last_error"], 150)))
+        lines.append(_interval_line(t, feed.interval, state))
         if feed.mode == "review":
             lines.append(t("    every item goes to review first"))
         blocks.append(lines)
@@ -483,6 +505,15 @@ async def _remove_channel(update: Update, context: NashirContext, t: Translator,
     if registry.is_declared_channel(channel.chat):
         await reply(update, t("That channel is in the config file; remove it there, or /pause "
                               "it."))
+        return
+    config = await registry.current()
+    targeting = [f.url for f in config.feeds if any(t_.chat == channel.chat for t_ in f.channels)]
+    if targeting:
+        # Removing it would leave these feeds posting nowhere: their items would be lost.
+        await reply(update, fit_reply(
+            t, [t("{chat} still gets the posts of these feeds; remove them first (/removefeed "
+                  "URL), or /pause the channel:", chat=channel.chat)],
+            [[t("• {url}", url=display_url(url))] for url in targeting]))
         return
     await registry.remove_channel(channel.chat)
     user = update.effective_user

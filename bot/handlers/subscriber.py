@@ -56,6 +56,7 @@ async def help_command(update: Update, context: NashirContext) -> None:
             t("/pause and /resume a feed (URL) or a channel (@name)"),
             t("/channels: the channels; /channels add CHANNEL [ar|en]; /channels remove CHANNEL"),
             t("/status: queue, feeds, posts today and the last actions"),
+            t("/why URL: what became of an article in each channel, and why"),
         ]
     if allowed(role, Role.OWNER):
         lines += ["", t("<b>Owners</b>"),

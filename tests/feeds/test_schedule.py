@@ -14,19 +14,21 @@ def test_a_quiet_feed_is_polled_at_its_configured_interval() -> None:
     assert 570 <= decision.delay_s <= 630 and decision.event is None
 
 
-def test_interval_adapts_to_a_slow_publisher_within_bounds() -> None:
-    """A feed that publishes once a day is polled less often, never past the maximum."""
+def test_a_slow_publisher_keeps_its_configured_interval() -> None:
+    """A feed that publishes once a day is still polled at its configured interval (honoured
+    as written); the observed gap between items is kept for editors to see."""
     state = {"last_new": str(1000.0), "publish_gap": str(86400.0)}
     decision = after_success(state, now=1000 + 86400, base_interval_s=600, new_items=1,
                              max_age_s=None, ttl_s=None, policy=POLICY)
-    assert decision.fields["interval"] == POLICY.max_interval_s
+    assert decision.fields["interval"] == 600 and decision.fields["interval_cause"] == ""
+    assert decision.fields["publish_gap"] == 86400.0
 
 
 def test_server_hints_are_honoured() -> None:
     """Cache-Control max-age and the feed's ttl push the next poll out."""
     decision = after_success({}, now=0, base_interval_s=600, new_items=0, max_age_s=3600,
                              ttl_s=None)
-    assert decision.delay_s >= 3600 * 0.95
+    assert decision.delay_s >= 3600 * 0.95 and decision.fields["interval_cause"] == "max-age"
     decision = after_success({}, now=0, base_interval_s=600, new_items=0, max_age_s=None,
                              ttl_s=7200)
     assert decision.delay_s >= 7200 * 0.95
@@ -45,7 +47,7 @@ def test_failures_back_off_and_retry_after_wins() -> None:
     assert state["health"] == FeedHealth.FAILING
     limited = after_failure({}, now=0, base_interval_s=60, kind=FetchErrorKind.RATE_LIMITED,
                             retry_after_s=900, policy=POLICY)
-    assert limited.delay_s >= 900
+    assert limited.delay_s >= 900 and limited.fields["interval_cause"] == "retry-after"
 
 
 def test_broken_is_announced_once_then_recovery_is_announced() -> None:

@@ -22,7 +22,7 @@ from model.article import feed_id_for
 from ops.http import ReadinessProbes, start_http
 from ops.metrics import Metrics
 from ops.notices import HealthNotifier
-from ops.status_page import RedisStatusSource
+from ops.status_data import RedisStatusSource
 from store import keys
 from store.redis_store import Store
 from tests.bot.conftest import EDITOR, NEWS_CHAT, OWNER, STRANGER, button, plain

@@ -13,13 +13,8 @@ import redis.asyncio as aioredis
 
 from ops.http import ReadinessProbes, start_http
 from ops.metrics import Metrics
-from ops.status_page import (
-    PostRow,
-    RedisStatusSource,
-    StatusSnapshot,
-    posts_per_hour,
-    render_status_page,
-)
+from ops.status_data import RedisStatusSource
+from ops.status_page import PostRow, StatusSnapshot, posts_per_hour, render_status_page
 from tests.ops.conftest import (
     FEED_FAILING,
     FEED_NEW,

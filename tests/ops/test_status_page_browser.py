@@ -14,7 +14,7 @@ import redis.asyncio as aioredis
 
 from ops.http import ReadinessProbes, start_http
 from ops.metrics import Metrics
-from ops.status_page import RedisStatusSource
+from ops.status_data import RedisStatusSource
 from store import keys
 from tests.ops.chromium import Browser, chromium_path
 from tests.ops.conftest import TOKEN, make_settings, sample_config, seed_status
