@@ -17,7 +17,17 @@ from telegram.ext import (
     filters,
 )
 
-from bot.handlers import editor, errors, owner, push, review, subscriber, why
+from bot.handlers import (
+    channels,
+    editor,
+    errors,
+    owner,
+    push,
+    review,
+    status,
+    subscriber,
+    why,
+)
 from bot.handlers.common import requires
 from bot.services import Role
 
@@ -40,8 +50,8 @@ def register_handlers(application: Application[Any, Any, Any, Any, Any, Any]) ->
         "removefeed": editor_only(editor.removefeed),
         "pause": editor_only(editor.pause),
         "resume": editor_only(editor.resume),
-        "channels": editor_only(editor.channels_command),
-        "status": editor_only(editor.status),
+        "channels": editor_only(channels.channels_command),
+        "status": editor_only(status.status),
         "why": editor_only(why.why_command),
         "editors": owner_only(owner.editors),
         "addeditor": owner_only(owner.addeditor),

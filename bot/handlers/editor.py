@@ -3,15 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-from datetime import datetime
 from urllib.parse import urljoin, urlsplit
-from zoneinfo import ZoneInfo
 
-from telegram import ChatMember, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
-from telegram.constants import ChatType
-from telegram.error import BadRequest, Forbidden
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 
 from bot.context import NashirContext
 from bot.handlers.common import (
@@ -22,7 +17,6 @@ from bot.handlers.common import (
     check_url,
     edit,
     join_lines,
-    local_time,
     reply,
     show_typing,
     translator_for,
@@ -33,8 +27,7 @@ from bot.handlers.push import fetch_error_text
 from bot.i18n import N_, Html, Translator, clean_value
 from bot.pending import Claim, is_token, new_token
 from bot.reply_limits import fit_reply
-from config.schema import ChannelConfig, FeedConfig, format_duration
-from guards.urls import display_url
+from config.schema import FeedConfig, format_duration
 from model.article import feed_id_for
 from model.errors import FeedParseError, FetchError, FetchErrorKind
 from store import keys
@@ -47,7 +40,7 @@ MAX_DISCOVERY_TRIES = 8
 
 # -- /feeds ------------------------------------------------------------------------------------
 
-async def _feed_health(context: NashirContext, feeds: list[FeedConfig]
+async def feed_health_of(context: NashirContext, feeds: list[FeedConfig]
                        ) -> list[tuple[str, dict[str, str]]]:
     """For each feed: paused | failing (also broken and gone) | ok | new, and its state hash;
     the same reading of the state as the status page and the metrics (ops.metrics)."""
@@ -106,7 +99,7 @@ async def feeds_page(context: NashirContext, t: Translator, page: int
     head = [t("<b>Feeds</b> ({page}/{pages})", page=page + 1, pages=pages)]
     blocks = []
     rows = []
-    healths = await _feed_health(context, shown)
+    healths = await feed_health_of(context, shown)
     for (number, feed), (health, state) in zip(enumerate(shown, start=page * size + 1), healths,
                                                strict=True):
         feed_id = feed_id_for(feed.url)
@@ -401,182 +394,3 @@ async def pause(update: Update, context: NashirContext) -> None:
 
 async def resume(update: Update, context: NashirContext) -> None:
     await _pause_or_resume(update, context, False)
-
-
-# -- /channels ---------------------------------------------------------------------------------
-
-async def channels_command(update: Update, context: NashirContext) -> None:
-    t = await translator_for(update, context)
-    args = context.args or []
-    if args and args[0].lower() == "add":
-        await _add_channel(update, context, t, args[1:])
-        return
-    if args and args[0].lower() == "remove":
-        await _remove_channel(update, context, t, args[1:])
-        return
-    if args:
-        await reply(update, t("Usage: /channels, /channels add CHANNEL [ar|en], "
-                              "/channels remove CHANNEL"))
-        return
-    registry = context.data.registry
-    config = await registry.current()
-    blocks = []
-    for channel in config.channels:
-        source = t.raw("config file") if registry.is_declared_channel(channel.chat) else \
-            t.raw("added by command")
-        state = t.raw("paused") if channel.paused else t.raw("active")
-        blocks.append([t("• {chat} ({lang}): {state}, {source}", chat=channel.chat,
-                         lang=channel.language, state=state, source=source)])
-    if not config.channels:
-        blocks.append([t("No channels yet.")])
-    await reply(update, fit_reply(t, [t("<b>Channels</b>")], blocks, [
-        t("Add one with /channels add CHANNEL [ar|en] after making me an "
-          "administrator there with the right to post.")]))
-
-
-def _bot_may_post(member: ChatMember, chat_type: str) -> bool:
-    status = member.status
-    if status == ChatMember.OWNER:
-        return True
-    if chat_type == ChatType.CHANNEL:
-        return status == ChatMember.ADMINISTRATOR and bool(
-            getattr(member, "can_post_messages", False))
-    if status == ChatMember.ADMINISTRATOR:
-        return True
-    if status == ChatMember.RESTRICTED:
-        return bool(getattr(member, "can_send_messages", False))
-    return status == ChatMember.MEMBER
-
-
-async def _add_channel(update: Update, context: NashirContext, t: Translator,
-                       args: list[str]) -> None:
-    if not 1 <= len(args) <= 2 or (len(args) == 2 and args[1].lower() not in ("ar", "en")):
-        await reply(update, t("Usage: /channels add CHANNEL [ar|en]"))
-        return
-    chat = check_chat(args[0])
-    if chat is None:
-        await reply(update, t("A channel is written @name or as a numeric id like "
-                              "-1001234567890."))
-        return
-    language = args[1].lower() if len(args) == 2 else "ar"
-    registry = context.data.registry
-    if await registry.find_channel(chat) is not None:
-        await reply(update, t("{chat} is already one of the channels.", chat=chat))
-        return
-    bot = context.bot
-    chat_id: int | str = int(chat) if chat.lstrip("-").isdigit() else chat
-    try:
-        found = await bot.get_chat(chat_id)
-        member = await bot.get_chat_member(found.id, bot.id)
-    except (BadRequest, Forbidden) as exc:
-        logger.info("channel check failed for %s: %s", chat, exc)
-        await reply(update, t("I cannot see {chat}. Add me to it as an administrator with the "
-                              "right to post, then try again.", chat=chat))
-        return
-    if found.type == ChatType.PRIVATE:
-        await reply(update, t("{chat} is a person, not a channel or group.", chat=chat))
-        return
-    if not _bot_may_post(member, found.type):
-        await reply(update, t("I am not allowed to post in {chat}. Make me an administrator "
-                              "with the right to post messages, then try again.", chat=chat))
-        return
-    user = update.effective_user
-    uid = user.id if user else 0
-    await registry.add_channel(ChannelConfig(chat=chat, language=language),
-                               title=found.title or chat, user_id=uid)
-    await context.data.audit.record(uid, user_label(update), "channel.add",
-                                    f"{chat} ({language})")
-    await reply(update, t("✅ Channel added: {chat} ({title}), posts in {lang}.", chat=chat,
-                          title=found.title or chat, lang=language))
-
-
-async def _remove_channel(update: Update, context: NashirContext, t: Translator,
-                          args: list[str]) -> None:
-    chat = check_chat(args[0]) if len(args) == 1 else None
-    if chat is None:
-        await reply(update, t("Usage: /channels remove CHANNEL"))
-        return
-    registry = context.data.registry
-    channel = await registry.find_channel(chat)
-    if channel is None:
-        await reply(update, t("I do not know the channel {chat}. /channels lists them.",
-                              chat=chat))
-        return
-    if registry.is_declared_channel(channel.chat):
-        await reply(update, t("That channel is in the config file; remove it there, or /pause "
-                              "it."))
-        return
-    config = await registry.current()
-    targeting = [f.url for f in config.feeds if any(t_.chat == channel.chat for t_ in f.channels)]
-    if targeting:
-        # Removing it would leave these feeds posting nowhere: their items would be lost.
-        await reply(update, fit_reply(
-            t, [t("{chat} still gets the posts of these feeds; remove them first (/removefeed "
-                  "URL), or /pause the channel:", chat=channel.chat)],
-            [[t("• {url}", url=display_url(url))] for url in targeting]))
-        return
-    await registry.remove_channel(channel.chat)
-    user = update.effective_user
-    await context.data.audit.record(user.id if user else 0, user_label(update),
-                                    "channel.remove", channel.chat)
-    await reply(update, t("✅ Channel removed: {chat}", chat=channel.chat))
-
-
-# -- /status -----------------------------------------------------------------------------------
-
-async def status(update: Update, context: NashirContext) -> None:
-    t = await translator_for(update, context)
-    data = context.data
-    redis = data.redis
-    from ops.metrics import queue_state
-
-    depth, _oldest, held = await queue_state(redis)
-    config = await data.registry.current()
-    titles = await data.registry.feed_titles()
-    counts = {"ok": 0, "failing": 0, "paused": 0, "new": 0}
-    failing: list[tuple[str, str]] = []
-    for feed, (health, state) in zip(config.feeds, await _feed_health(context, list(config.feeds)),
-                                     strict=True):
-        counts[health] += 1
-        if health == "failing":
-            failing.append((titles.get(feed_id_for(feed.url)) or feed.url,
-                            state.get("last_error") or ""))
-    zone = ZoneInfo(config.timezone)
-    midnight = datetime.now(zone).replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
-    posts_today = await redis.zcount(keys.post_times(), midnight, "+inf")
-    last_post = 0.0
-    for raw in await redis.lrange(keys.posts_log(), 0, 0):
-        try:
-            last_post = float(json.loads(raw).get("time") or 0)
-        except (ValueError, TypeError, AttributeError):
-            pass
-    lines = [
-        t("<b>Status</b>"),
-        t("Queue: {waiting}; {held}.",
-          waiting=t.counted("{count} waiting to be sent", "{count} waiting to be sent", depth),
-          held=t.counted("{count} held back", "{count} held back", held)),
-        t("Feeds: {ok}, {failing}, {paused}, {new}.",
-          ok=t.counted("{count} healthy", "{count} healthy", counts["ok"]),
-          failing=t.counted("{count} failing", "{count} failing", counts["failing"]),
-          paused=t.counted("{count} paused", "{count} paused", counts["paused"]),
-          new=t.counted("{count} not polled yet", "{count} not polled yet", counts["new"])),
-    ]
-    for title, error in failing[:5]:
-        lines.append(t("⚠️ {title}: {error}", title=clean_value(title, 80),
-                       error=clean_value(error, 120) or "?"))
-    lines.append(t.n("Posts today: {count}.", "Posts today: {count}.", posts_today))
-    if last_post:
-        lines.append(t("Last post: {time}.", time=local_time(context, last_post, with_date=True)))
-    else:
-        lines.append(t("No post yet."))
-    actions = await data.audit.latest(10)
-    blocks = []
-    if actions:
-        lines.append("")
-        lines.append(t("<b>Last actions</b>"))
-        for entry in actions:
-            blocks.append([t("{time} {who}: {action} {detail}",
-                             time=local_time(context, entry.time, with_date=True),
-                             who=clean_value(entry.user_name or entry.user_id, 64),
-                             action=entry.action, detail=clean_value(entry.detail, 100))])
-    await reply(update, fit_reply(t, lines, blocks))
