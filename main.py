@@ -23,9 +23,10 @@ from typing import TYPE_CHECKING
 from redis.exceptions import RedisError
 
 from config.logging import configure_logging
-from config.schema import BotConfig, ConfigError, load_config
+from config.schema import BotConfig, ConfigError
 from config.settings import Settings
 from guards.urls import display_url, mask_urls_in_text
+from pipeline.validate import load_checked_config
 from store.embedded import EmbeddedRedisError
 
 if TYPE_CHECKING:
@@ -401,14 +402,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     from ops.http import redact, secrets_of
-
     from ops.startup import telegram_failure, warn_about_settings
 
     secrets = secrets_of(settings)
     configure_logging(settings.log_format, secrets=secrets, mask=mask_urls_in_text)
     warn_about_settings(settings)
     try:
-        config = load_config(settings.config_path)
+        config = load_checked_config(settings.config_path)
     except ConfigError as exc:
         print(f"error: the config cannot be used:\n{exc}", file=sys.stderr)
         return EXIT_CONFIG

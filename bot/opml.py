@@ -85,6 +85,7 @@ async def import_document(update: Update, context: NashirContext) -> None:
     if not entries:
         await reply(update, t("The file lists no feeds."))
         return
+    cut = max(0, len(entries) - MAX_OPML_FEEDS)
     entries = entries[:MAX_OPML_FEEDS]
     progress = await reply(update, t.n("Checking {count} feed…", "Checking {count} feeds…",
                                        len(entries)))
@@ -103,10 +104,15 @@ async def import_document(update: Update, context: NashirContext) -> None:
         else:
             try:
                 feed_url, parsed = await _fetch_parsed(context, url)
-                await context.data.registry.add_feed(feed_url, channel.chat, first_run="latest",
-                                                     title=parsed.title or title or feed_url,
-                                                     user_id=uid)
-                added += 1
+                # Imported feeds post only what they publish from now on (as the CLI import);
+                # an address that redirects to a feed already followed is that feed.
+                made = await context.data.registry.add_feed(
+                    feed_url, channel.chat, first_run="none",
+                    title=parsed.title or title or feed_url, user_id=uid)
+                if made is None:
+                    present += 1
+                else:
+                    added += 1
             except (FetchError, FeedParseError) as exc:
                 failed.append((url, exc.message))
         if time.monotonic() - last_edit >= PROGRESS_EVERY_S and index < len(entries):
@@ -119,6 +125,11 @@ async def import_document(update: Update, context: NashirContext) -> None:
                **_tally(t, added, present, len(failed)))]
     for url, reason in failed[:10]:
         lines.append(t("• {url}: {reason}", url=url, reason=reason[:120]))
+    if cut:
+        lines.append(t("The file lists {more} past the first {limit}; they were not imported: "
+                       "send them in another file.",
+                       more=t.counted("{count} more feed", "{count} more feeds", cut),
+                       limit=MAX_OPML_FEEDS))
     final = join_lines(t, lines)
     if not await edit(progress, final):
         await reply(update, final)

@@ -221,16 +221,20 @@ async def store_imported(redis: Any, config: Any, feeds: list[dict[str, Any]], *
             result.already.append(url)
         else:
             try:
-                await registry.add_feed(url, feed["channels"][0], first_run=feed["first_run"],
-                                        title=feed.get("title") or "", user_id=added_by)
+                made = await registry.add_feed(url, feed["channels"][0],
+                                               first_run=feed["first_run"],
+                                               title=feed.get("title") or "", user_id=added_by)
             except ValidationError as exc:
                 result.refused.append(f"{display_url(url)}: {exc.errors()[0]['msg']}")
             except ValueError as exc:  # store.registry.NotAWebFeed
                 result.refused.append(f"{display_url(url)}: {exc}")
             else:
                 known.add(url)
-                result.added.append(url)
-                logger.info("feed added from OPML", extra={"feed": url})
+                if made is None:  # another import added it meanwhile
+                    result.already.append(url)
+                else:
+                    result.added.append(url)
+                    logger.info("feed added from OPML", extra={"feed": display_url(url)})
         if progress is not None:
             progress.advance(item=display_url(url))
     return result

@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from config.schema import BotConfig, ConfigError, load_config
+from config.schema import BotConfig, ConfigError
+from pipeline.validate import load_checked_config
 
 logger = logging.getLogger(__name__)
 
@@ -103,7 +104,7 @@ class Reloader:
     """Re-reads the config file on demand (SIGHUP) and hands a valid new one to every applier."""
 
     def __init__(self, path: Path, config: BotConfig,
-                 loader: Callable[[Path], BotConfig] = load_config) -> None:
+                 loader: Callable[[Path], BotConfig] = load_checked_config) -> None:
         self.path = path
         self.config = config
         self.loader = loader

@@ -191,14 +191,17 @@ class FeedRegistry:
 
     # -- feeds ---------------------------------------------------------------------------------
     async def add_feed(self, url: str, chat: str, *, first_run: str, title: str,
-                       user_id: int, mode: str = "auto") -> FeedConfig:
-        """Follow `url` (http or https only: NotAWebFeed otherwise) into `chat`."""
+                       user_id: int, mode: str = "auto") -> FeedConfig | None:
+        """Follow `url` (http or https only: NotAWebFeed otherwise) into `chat`; None when the
+        feed is followed already (its channels are never overwritten by a second add)."""
         if not _WEB_FEED.match(url.strip()):
             raise NotAWebFeed("only http:// and https:// feeds can be added by command or import")
         feed = FeedConfig(url=url, channels=(FeedTarget(chat=chat),), first_run=first_run,
                           mode=mode)
         record = RegisteredFeed(feed, title, user_id, time.time())
-        await self.redis.hset(keys.bot_feeds(), feed_id_for(url), record.to_json())
+        if self.is_declared_feed(url) or not await self.redis.hsetnx(
+                keys.bot_feeds(), feed_id_for(url), record.to_json()):
+            return None
         await self._bump()
         return feed
 
