@@ -68,15 +68,19 @@ if redis.call('GET', KEYS[2]) == ARGV[3] then redis.call('DEL', KEYS[2]) end
 return 1
 """
 
-# Writes many polls' results at once: state fields, next due time, and (for claimed feeds) the
-# lease, dropped only if still ours. A claimed feed is rescheduled only while it is still on the
-# schedule (XX), so a feed removed from the config meanwhile does not come back.
+# Writes many polls' results at once: state fields, next due time, (for claimed feeds) the
+# lease, dropped only if still ours, and for a feed that answered, its seen set's expiry. A
+# claimed feed is rescheduled only while it is still on the schedule (XX), so a feed removed
+# from the config meanwhile does not come back.
 # ARGV: worker, the key templates (as for the claim), then one JSON array of
-# [feed id, due, claimed (1/0), {field: value as text}] (one argument for the whole batch).
+# [feed id, due, claimed (1/0), {field: value as text}] (one argument for the whole batch),
+# then the seen and content key templates and the seen sets' TTL.
 COMMIT_LUA = """
 local due_key, worker = KEYS[1], ARGV[1]
 local lease_head, lease_tail, state_head, state_tail = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local writes = cjson.decode(ARGV[6])
+local seen_head, seen_tail, content_head, content_tail = ARGV[7], ARGV[8], ARGV[9], ARGV[10]
+local seen_ttl = tonumber(ARGV[11])
 for _, write in ipairs(writes) do
   local feed_id, due, claimed, fields = write[1], write[2], write[3], write[4]
   local pairs_ = {}
@@ -85,6 +89,12 @@ for _, write in ipairs(writes) do
     pairs_[#pairs_ + 1] = value
   end
   if #pairs_ > 0 then redis.call('HSET', state_head .. feed_id .. state_tail, unpack(pairs_)) end
+  if fields['last_ok'] then
+    -- A feed that answered (even 304) keeps its memory: a quiet feed's seen set must not
+    -- expire and bring its old items back as new.
+    redis.call('EXPIRE', seen_head .. feed_id .. seen_tail, seen_ttl)
+    redis.call('EXPIRE', content_head .. feed_id .. content_tail, seen_ttl)
+  end
   if claimed == 1 then
     redis.call('ZADD', due_key, 'XX', due, feed_id)
     local lease = lease_head .. feed_id .. lease_tail
@@ -237,7 +247,9 @@ class Store:
                      for w in writes[start:start + 1000]]
             await self._commit(keys=[keys.feeds_due()],
                                args=[worker, *self._templates,
-                                     json.dumps(batch, ensure_ascii=False)])
+                                     json.dumps(batch, ensure_ascii=False),
+                                     *_split(keys.feed_seen("\0")),
+                                     *_split(keys.feed_content("\0")), keys.SEEN_TTL_S])
 
     # -- dedup --------------------------------------------------------------------------------
     async def seen_identities(self, feed_id: str, identities: Sequence[str]) -> set[str]:
