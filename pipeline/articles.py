@@ -7,6 +7,7 @@ import functools
 import logging
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from config.schema import BotConfig, FeedConfig
@@ -54,6 +55,8 @@ class ArticleRouter:
                     first_run: bool, items: int | None, partial: bool) -> PollOutcome:
         """Queue the new items of one poll; queue edits for the changed ones."""
         articles = [scope_to_feed(a, feed_id) for a in oldest_first(parsed.articles)]
+        if feed.name:  # the operator's name for the source line, over the feed's own title
+            articles = [replace(a, source_name=feed.name) for a in articles]
         link_counts = Counter(a.url for a in articles if a.url)
         ids = [identities(a, link_counts) for a in articles]
         # The seen window follows the feed's size: four times its current items (two keys
