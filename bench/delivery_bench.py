@@ -42,8 +42,8 @@ from model.delivery import Delivery, SendOutcome
 from store import keys
 from store.embedded import EmbeddedRedis
 from tests.scratch_redis import BENCH_REDIS_VARIABLE, require_empty
-from tests.fakes.telegram_api import FakeTelegram
-from tests.fakes.telegram_api import RateLimits as FakeLimits
+from sandbox.telegram_api import FakeTelegram
+from sandbox.telegram_api import RateLimits as FakeLimits
 
 TOKEN = "777:bench"
 CHANNEL = -1009000000001

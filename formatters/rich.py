@@ -87,7 +87,7 @@ class RichPost:
     chars: int = 0
 
 
-# --- counting, as the fake Bot API does (tests/fakes/telegram_rich.py) ---------------------------
+# --- counting, as the fake Bot API does (sandbox/telegram_rich.py) ---------------------------
 
 
 def _rich_text_length(value: Any) -> int:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.fakes.feed_server import FeedItem, FeedServer
-from tests.fakes.telegram_api import FakeTelegram
+from sandbox.telegram_api import FakeTelegram
 from tests.support import bot_env, run_bot, start_bot, write_config
 
 TOKEN = "123456:TEST-end-to-end"

@@ -18,8 +18,8 @@ from telegram.error import (
     RetryAfter,
 )
 
-from tests.fakes.telegram_api import FakeTelegram, RateLimits
-from tests.fakes.telegram_html import (
+from sandbox.telegram_api import FakeTelegram, RateLimits
+from sandbox.telegram_html import (
     MAX_TEXT,
     Entity,
     HtmlEntityError,

@@ -1,5 +1,5 @@
 """The fake Bot API checks rich messages (sendRichMessage, editMessageText with rich_message) the
-way tests/fakes/telegram_rich.py documents, answering the real PTB client over HTTP."""
+way sandbox/telegram_rich.py documents, answering the real PTB client over HTTP."""
 from __future__ import annotations
 
 import json
@@ -11,8 +11,8 @@ import pytest
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import BadRequest, EndPointNotFound, Forbidden
 
-from tests.fakes.telegram_api import FakeTelegram
-from tests.fakes.telegram_rich import MAX_BLOCKS, MAX_DEPTH, MAX_MEDIA, MAX_TEXT
+from sandbox.telegram_api import FakeTelegram
+from sandbox.telegram_rich import MAX_BLOCKS, MAX_DEPTH, MAX_MEDIA, MAX_TEXT
 
 TOKEN = "123:ABC"
 CHANNEL = -1001234567890

@@ -24,7 +24,7 @@ from model.delivery import Delivery
 from feeds.fetcher import Fetcher, FetchLimits, make_session
 from store import keys
 from tests.fakes.feed_server import FeedServer
-from tests.fakes.telegram_api import FakeTelegram, SentMessage
+from sandbox.telegram_api import FakeTelegram, SentMessage
 
 TOKEN = "123456:TEST-token_for-nashir"
 OWNER, EDITOR, STRANGER, READER = 1000, 2000, 3000, 4000

@@ -16,7 +16,7 @@ from tests.bot.test_opml import opml
 from tests.bot.test_push import serve_article
 from tests.bot.test_review import review_config, submit
 from tests.fakes.feed_server import FeedItem
-from tests.fakes.telegram_api import FakeTelegram
+from sandbox.telegram_api import FakeTelegram
 
 NEWS_CHAT = "@nashir_news"
 

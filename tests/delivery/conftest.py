@@ -16,7 +16,7 @@ from delivery.sender import Sender
 from delivery.telegram_client import make_bot
 from delivery.transport import TelegramTransport
 from model.delivery import Delivery
-from tests.fakes import telegram_api as fake
+from sandbox import telegram_api as fake
 
 TOKEN = "424242:delivery-tests"
 

@@ -25,8 +25,8 @@ from tests.delivery.conftest import (
     queue_all,
     running,
 )
-from tests.fakes.telegram_api import FakeTelegram
-from tests.fakes.telegram_api import RateLimits as FakeLimits
+from sandbox.telegram_api import FakeTelegram
+from sandbox.telegram_api import RateLimits as FakeLimits
 
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
 

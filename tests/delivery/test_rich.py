@@ -14,7 +14,7 @@ from telegram.ext import Defaults, ExtBot
 from delivery.rich import RichMessageError, edit_rich, send_rich
 from delivery.telegram_client import make_bot, make_request
 from formatters.rich import build_rich
-from tests.fakes.telegram_api import FakeTelegram
+from sandbox.telegram_api import FakeTelegram
 from tests.formatters.conftest import FIRST_SEEN, article, channel, seed_html
 
 TOKEN = "424242:rich-tests"

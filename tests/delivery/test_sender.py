@@ -29,8 +29,8 @@ from tests.delivery.conftest import (
     running,
     wait_until,
 )
-from tests.fakes.telegram_api import FakeTelegram
-from tests.fakes.telegram_api import RateLimits as FakeLimits
+from sandbox.telegram_api import FakeTelegram
+from sandbox.telegram_api import RateLimits as FakeLimits
 
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
 

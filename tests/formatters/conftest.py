@@ -15,8 +15,8 @@ from formatters.telegram_html import CAPTION_LIMIT, TEXT_LIMIT, html_to_plain
 from formatters.telegram_html import telegram_length as utf16_length
 from model.article import Article
 from model.post import PostOptions, RenderedPost, is_rtl, post_options
-from tests.fakes.telegram_html import telegram_length as tg_code_points
-from tests.fakes.telegram_html import validate_text
+from sandbox.telegram_html import telegram_length as tg_code_points
+from sandbox.telegram_html import validate_text
 from tests.support import SHARED, shared_missing
 
 SEED = SHARED / "seed" / "article-ar.txt"

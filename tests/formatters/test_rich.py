@@ -24,7 +24,7 @@ from formatters.rich import (
 from formatters.rich_html import render_rich_preview_html, rich_message_html
 from formatters.rtl import LRM, RLM, isolates_balanced
 from model.post import PostOptions
-from tests.fakes.telegram_rich import RichMessageError, block_texts, check_rich_message
+from sandbox.telegram_rich import RichMessageError, block_texts, check_rich_message
 from tests.formatters.conftest import (
     CORPUS,
     FIRST_SEEN,

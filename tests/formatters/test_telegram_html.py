@@ -11,7 +11,7 @@ from formatters.telegram_html import (
     link,
     telegram_length,
 )
-from tests.fakes.telegram_html import parse_html, validate_text
+from sandbox.telegram_html import parse_html, validate_text
 from tests.formatters.conftest import FIRST_SEEN, article, channel, seed_html
 
 

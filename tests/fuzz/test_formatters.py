@@ -17,7 +17,7 @@ from formatters.templates import FIELDS, Fragment, compile_template, render, val
 from formatters.text import clean_inline
 from model.article import Article
 from model.post import PostOptions, post_options
-from tests.fakes.telegram_html import TelegramTextError, validate_text
+from sandbox.telegram_html import TelegramTextError, validate_text
 from tests.formatters.conftest import FIRST_SEEN, FORBIDDEN, check_post
 from tests.fuzz.strategies import FUZZ, hostile_html, hostile_text
 from tests.fuzz.test_feeds import URLS

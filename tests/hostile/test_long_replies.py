@@ -10,7 +10,7 @@ from model.article import feed_id_for
 from store import keys
 from store.subscriptions import subscribe
 from tests.bot.conftest import EDITOR, NEWS_CHAT, STRANGER, buttons, plain
-from tests.fakes.telegram_html import utf16_length
+from sandbox.telegram_html import utf16_length
 
 FEEDS = 300
 # A long Arabic title with a supplementary-plane character (two UTF-16 units) in each word.

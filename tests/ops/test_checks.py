@@ -9,7 +9,7 @@ import pytest
 
 from config.schema import parse_config
 from ops.checks import FAIL, OK, WARN, CheckReport, check_report, print_report
-from tests.fakes.telegram_api import FakeTelegram
+from sandbox.telegram_api import FakeTelegram
 from tests.ops.conftest import make_settings
 
 BOT_TOKEN = "111:TheRealTokenOfTheBot"

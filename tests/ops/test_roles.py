@@ -16,7 +16,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from tests.fakes.feed_server import FeedItem, FeedServer
-from tests.fakes.telegram_api import FakeTelegram
+from sandbox.telegram_api import FakeTelegram
 from tests.ops.conftest import wait_until
 from tests.support import bot_env, start_bot, write_config
 

@@ -94,7 +94,7 @@ def test_context_fields_are_masked(captured: io.StringIO) -> None:
 
 async def test_check_never_prints_the_token(tmp_path: Path, redis_url: str) -> None:
     """`check` with a token Telegram refuses names the problem without printing the token."""
-    from tests.fakes.telegram_api import FakeTelegram
+    from sandbox.telegram_api import FakeTelegram
     from tests.support import bot_env, run_bot, write_config
 
     async with FakeTelegram(token="111:TheRealTokenOfTheBot") as telegram:
@@ -110,7 +110,7 @@ async def test_check_never_prints_the_token(tmp_path: Path, redis_url: str) -> N
 async def test_a_refused_token_never_reaches_stderr(tmp_path: Path, redis_url: str) -> None:
     """`once` with a token Telegram refuses fails with a message, not a traceback holding the
     token."""
-    from tests.fakes.telegram_api import FakeTelegram
+    from sandbox.telegram_api import FakeTelegram
     from tests.support import bot_env, run_bot, write_config
 
     async with FakeTelegram(token="111:TheRealTokenOfTheBot") as telegram:

@@ -37,7 +37,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.fakes.telegram_html import EmptyTextError, clean_text
+from sandbox.telegram_html import EmptyTextError, clean_text
 
 JSON = dict[str, Any]
 

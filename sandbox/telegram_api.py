@@ -2,8 +2,8 @@
 
 The real python-telegram-bot client talks to it over HTTP and meets the answers production would
 give: Telegram's JSON shapes, error texts and status codes (telegram-bot-api `Client.cpp`, tdlib),
-HTML parsing and length counting (`tests/fakes/telegram_html.py`), rich messages
-(`sendRichMessage`, `editMessageText` with `rich_message`: `tests/fakes/telegram_rich.py`), flood
+HTML parsing and length counting (`sandbox/telegram_html.py`), rich messages
+(`sendRichMessage`, `editMessageText` with `rich_message`: `sandbox/telegram_rich.py`), flood
 control, long polling. Switches a test can flip: `tg.rich_messages = False` acts as a Bot API
 server older than 10.1; `tg.refuse_media(chat)` lets the bot post text but not photos there.
 
@@ -36,14 +36,14 @@ from urllib.parse import parse_qsl
 
 from aiohttp import BodyPartReader, web
 
-from tests.fakes.telegram_html import (
+from sandbox.telegram_html import (
     Entity,
     ParsedText,
     TelegramTextError,
     finish_text,
     parse_entities,
 )
-from tests.fakes.telegram_rich import RichMessage, RichMessageError, check_rich_message
+from sandbox.telegram_rich import RichMessage, RichMessageError, check_rich_message
 
 JSON = dict[str, Any]
 Clock = Callable[[], float]
@@ -950,7 +950,7 @@ class FakeTelegram:
         if chat.type != "private":
             self._group_times.setdefault(chat.id, deque()).append(now)
 
-    # --- rich messages (Bot API 10.1+; the rules are in tests/fakes/telegram_rich.py) ----------
+    # --- rich messages (Bot API 10.1+; the rules are in sandbox/telegram_rich.py) ----------
 
     async def _send_rich_message(self, call: _Call) -> JSON:
         p = call.params
