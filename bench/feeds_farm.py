@@ -7,7 +7,8 @@ Feed i lives at http://127.0.1.<h>:<port>/f/<i>.xml (h = i mod hosts; every host
 address of its own, so per-host limits behave as they do against many real sites). It lists its
 ten newest items, newest first, with an ETag and Last-Modified, and answers 304 to a matching
 conditional GET. `GET /_bump/<r>` publishes one new item in every feed with i mod 10 == r (10%
-of the farm); `GET /_stats` answers the request counts. The process prints one line
+of the farm); `GET /_stats` answers the request counts and the wall-clock time of
+the first feed request since `GET /_reset`. The process prints one line
 `READY <json of host -> port>` once it listens, and runs until stdin closes.
 """
 from __future__ import annotations
@@ -17,6 +18,7 @@ import asyncio
 import json
 import socket
 import sys
+import time
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from xml.sax.saxutils import escape
@@ -56,6 +58,7 @@ class Farm:
         self.versions = [ITEMS] * feeds
         self.cache: dict[int, tuple[int, bytes, str, str]] = {}
         self.counts = {"200": 0, "304": 0, "404": 0}
+        self.first_request_at = 0.0   # wall clock of the first feed request since /_reset
 
     def bump(self, remainder: int) -> int:
         changed = 0
@@ -76,6 +79,8 @@ class Farm:
     async def handle(self, request: web.BaseRequest) -> web.StreamResponse:
         path = request.path
         if path.startswith("/f/") and path.endswith(".xml"):
+            if not self.first_request_at:
+                self.first_request_at = time.time()
             try:
                 i = int(path[3:-4])
                 _, body, etag, modified = self.entry(i)
@@ -92,7 +97,11 @@ class Farm:
         if path.startswith("/_bump/"):
             return web.Response(text=str(self.bump(int(path[7:]))))
         if path == "/_stats":
-            return web.json_response(self.counts)
+            return web.json_response({**self.counts, "first_request_at": self.first_request_at})
+        if path == "/_reset":
+            self.counts = dict.fromkeys(self.counts, 0)
+            self.first_request_at = 0.0
+            return web.Response(text="ok")
         self.counts["404"] += 1
         return web.Response(status=404)
 

@@ -9,9 +9,10 @@ import html
 import json
 import sys
 import time
+from collections import deque
 from datetime import datetime, tzinfo
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from formatters.preview import post_lines_html
 from formatters.telegram_html import html_to_plain
@@ -67,6 +68,9 @@ class PreviewTransport:
         self.jsonl = self.dir / "posts.jsonl"
         self.page = self.dir / "index.html"
         self._next_id = int(time.time() * 1000) % 1_000_000_000
+        # The page's newest posts, drawn once each: writing a post costs the same whether it
+        # is the first or the thousandth (the file is read back only once, on the first post).
+        self._blocks: deque[str] | None = None
 
     async def send(self, delivery: Delivery) -> int:
         now = time.time()
@@ -75,7 +79,7 @@ class PreviewTransport:
             record["photo"] = delivery.photo_url
         with self.jsonl.open("a", encoding="utf-8") as handle:
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-        self._write_page()
+        self._write_page(record)
         self._print(delivery, now)
         self._next_id += 1
         return self._next_id
@@ -98,15 +102,21 @@ class PreviewTransport:
         else:
             print(f"\n── preview → {delivery.chat} ──\n{text}\n", file=self.out, flush=True)
 
-    def _write_page(self) -> None:
-        records = []
-        for line in self.jsonl.read_text(encoding="utf-8").splitlines()[-_PAGE_POSTS:]:
-            try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue  # a torn last line from a killed process; the rest still shows
-        blocks = [post_as_html_block(r["chat"], r["html"], r["time"], r.get("photo"))
-                  for r in reversed(records)]
+    def _write_page(self, record: dict[str, Any]) -> None:
+        if self._blocks is None:
+            self._blocks = deque(maxlen=_PAGE_POSTS)
+            for line in self.jsonl.read_text(encoding="utf-8").splitlines()[-_PAGE_POSTS:]:
+                try:
+                    self._blocks.appendleft(_block(json.loads(line)))
+                except json.JSONDecodeError:
+                    continue  # a torn last line from a killed process; the rest still shows
+        else:
+            self._blocks.appendleft(_block(record))
         tmp = self.page.with_suffix(".tmp")
-        tmp.write_text(_PAGE.format(count=len(records), posts="\n".join(blocks)), encoding="utf-8")
+        tmp.write_text(_PAGE.format(count=len(self._blocks), posts="\n".join(self._blocks)),
+                       encoding="utf-8")
         tmp.replace(self.page)
+
+
+def _block(record: dict[str, Any]) -> str:
+    return post_as_html_block(record["chat"], record["html"], record["time"], record.get("photo"))
