@@ -17,6 +17,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PrivateAttr,
     ValidationError,
     ValidationInfo,
     field_validator,
@@ -214,6 +215,21 @@ class FeedConfig(_Strict):
     headers: dict[str, str] = Field(default_factory=dict)
     proxy: str | None = None
     paused: bool = False
+    # Not a key of the file: set by the registry on feeds added by command or OPML. Only feeds
+    # written in the config file are trusted; the others are fetched under the address guard
+    # on every poll and every redirect hop (a later 301 or DNS change must not reach inside).
+    _added_by_command: bool = PrivateAttr(default=False)
+
+    @property
+    def trusted(self) -> bool:
+        """True for feeds written in the config file, False for feeds added by command."""
+        return not self._added_by_command
+
+    def added_by_command(self) -> FeedConfig:
+        """This feed, marked as added by command or import (fetched untrusted)."""
+        copy = self.model_copy()
+        copy._added_by_command = True
+        return copy
 
     @field_validator("url")
     @classmethod
@@ -329,7 +345,8 @@ def parse_config(data: Any, source: str = "config") -> BotConfig:
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise ConfigError(f"{source}: the file must hold a mapping of keys, not {type(data).__name__}")
+        raise ConfigError(
+            f"{source}: the file must hold a mapping of keys, not {type(data).__name__}")
     try:
         return BotConfig.model_validate(data)
     except ValidationError as exc:

@@ -159,6 +159,10 @@ class Metrics:
             PlatformCollector(registry=r)
         self.polls = Counter("nashir_feed_polls", "Feed polls, by result.", ["result"],
                              registry=r)
+        # Why polls failed (a FetchErrorKind: blocked_address is a feed added by command that
+        # now points inside the network, refused on that poll).
+        self.poll_errors = Counter("nashir_feed_poll_errors", "Failed feed polls, by kind.",
+                                   ["kind"], registry=r)
         self.poll_seconds = Histogram(
             "nashir_feed_fetch_duration_seconds",
             "Time to poll one feed: fetch, parse and queue its new items.", ["result"],
@@ -217,6 +221,9 @@ class Metrics:
         if seconds is None:
             seconds = float(getattr(outcome, "seconds", 0.0) or 0.0)
         self.polls.labels(result).inc()
+        if result == "error":
+            kind = getattr(outcome, "error_kind", None)
+            self.poll_errors.labels(str(kind.value) if kind is not None else "internal").inc()
         self.poll_seconds.labels(result).observe(max(0.0, seconds))
         if outcome.new_articles:
             self.new_articles.inc(outcome.new_articles)

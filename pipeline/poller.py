@@ -21,6 +21,7 @@ How a cycle spends its time, cheapest first:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import time
@@ -169,7 +170,8 @@ class Poller:
         await self.refresh(force=True)
         feeds = [(fid, f) for fid, f in self.feeds.items() if not f.paused]
         states = await self.store.feed_states([fid for fid, _ in feeds], STATE_FIELDS)
-        jobs = [_Job(fid, f, state, claimed=False) for (fid, f), state in zip(feeds, states)]
+        jobs = [_Job(fid, f, state, claimed=False) for (fid, f), state in zip(feeds, states,
+                                                                           strict=True)]
         outcomes: list[PollOutcome | None] = [None] * len(jobs)
         position = iter(range(len(jobs)))
 
@@ -323,8 +325,9 @@ class Poller:
                     ) -> tuple[PollOutcome, dict[str, str | int | float]]:
         result = await self.fetcher.fetch(
             state.get("current_url") or feed.url, etag=state.get("etag") or None,
-            last_modified=state.get("last_modified") or None, trusted=True,
-            user_agent=feed.user_agent, headers=feed.headers or None, proxy=feed.proxy,
+            last_modified=state.get("last_modified") or None, trusted=feed.trusted,
+            allow_networks=self.config.allow_networks, user_agent=feed.user_agent,
+            headers=feed.headers or None, headers_for=feed.url, proxy=feed.proxy,
         )
         now = self.clock()
         # Written only after the items are queued: a crash before that polls the body again.
@@ -372,10 +375,8 @@ class Poller:
 # -- helpers -------------------------------------------------------------------------------------
 
 async def _wait(stop: asyncio.Event, seconds: float) -> None:
-    try:
+    with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), seconds)
-    except TimeoutError:
-        pass
 
 
 def _f(value: str | None) -> float | None:

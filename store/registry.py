@@ -44,10 +44,12 @@ class RegisteredFeed:
                           ensure_ascii=False)
 
     @classmethod
-    def from_json(cls, raw: str) -> RegisteredFeed:
+    def from_json(cls, raw: str | bytes) -> RegisteredFeed:
         data = json.loads(raw)
-        return cls(FeedConfig.model_validate(data["feed"]), str(data.get("title", "")),
-                   int(data.get("added_by", 0)), float(data.get("added_at", 0)))
+        # Whatever the record says, a feed from the registry was added by command or import.
+        return cls(FeedConfig.model_validate(data["feed"]).added_by_command(),
+                   str(data.get("title", "")), int(data.get("added_by", 0)),
+                   float(data.get("added_at", 0)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +65,7 @@ class RegisteredChannel:
                           ensure_ascii=False)
 
     @classmethod
-    def from_json(cls, raw: str) -> RegisteredChannel:
+    def from_json(cls, raw: str | bytes) -> RegisteredChannel:
         data = json.loads(raw)
         return cls(ChannelConfig.model_validate(data["channel"]), str(data.get("title", "")),
                    int(data.get("added_by", 0)), float(data.get("added_at", 0)))
@@ -196,8 +198,10 @@ class FeedRegistry:
         feed is followed already (its channels are never overwritten by a second add)."""
         if not _WEB_FEED.match(url.strip()):
             raise NotAWebFeed("only http:// and https:// feeds can be added by command or import")
-        feed = FeedConfig(url=url, channels=(FeedTarget(chat=chat),), first_run=first_run,
-                          mode=mode)
+        # Validated: first_run and mode come from a button's data or an import's choice.
+        feed = FeedConfig.model_validate({
+            "url": url, "channels": (FeedTarget(chat=chat),), "first_run": first_run,
+            "mode": mode}).added_by_command()
         record = RegisteredFeed(feed, title, user_id, time.time())
         if self.is_declared_feed(url) or not await self.redis.hsetnx(
                 keys.bot_feeds(), feed_id_for(url), record.to_json()):
