@@ -311,6 +311,7 @@ class FakeTelegram:
         self._faults: dict[str, deque[_Fault]] = {}
         self._drops: dict[str, int] = {}
         self._delays: dict[str, tuple[float, bool]] = {}
+        self._down = False
         self._chat_times: dict[int, deque[float]] = {}
         self._group_times: dict[int, deque[float]] = {}
         self._all_times: deque[float] = deque()
@@ -482,6 +483,17 @@ class FakeTelegram:
         else:
             self._delays.pop(key, None)
 
+    def outage(self, down: bool = True) -> None:
+        """A full outage while `down`: every request's connection is reset before it is read
+        (the client sees a network error; nothing is done or recorded)."""
+        self._down = down
+
+    def clear_faults(self) -> None:
+        """Forget every pending fail_next, drop_after_accept and delay."""
+        self._faults.clear()
+        self._drops.clear()
+        self._delays.clear()
+
     def _method_name(self, method: str) -> str:
         return self._canonical.get(method.lower(), method)
 
@@ -637,6 +649,10 @@ class FakeTelegram:
     # --- HTTP ------------------------------------------------------------------------------------
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
+        if self._down:
+            if request.transport is not None:
+                request.transport.abort()
+            return web.Response()
         method_raw = request.match_info["method"]
         method = self._canonical.get(method_raw.lower(), method_raw)
         try:

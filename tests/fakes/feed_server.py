@@ -216,6 +216,7 @@ class FeedServer:
         self._ssl = ssl_context  # serve https (e.g. with a trustme certificate)
         self._routes: dict[str, _Route] = {}
         self._delays: dict[str, float] = {}
+        self._stashed: dict[str, _Feed] = {}
         self.requests: list[RecordedRequest] = []
         # (+1 | -1, route key) in the order requests start and finish: concurrency is computed
         # from it for any path prefix.
@@ -389,10 +390,25 @@ class FeedServer:
         self._routes.pop(path, None)
         self._delays.pop(path, None)
 
+    def stash_feed(self, path: str) -> None:
+        """Set the feed at `path` aside so another answer can be programmed there for a while;
+        add_item still publishes to it, and restore_feed serves it again."""
+        self._stashed[path] = self._feed(path)
+
+    def restore_feed(self, path: str) -> None:
+        """Serve the stashed feed at `path` again, with what was published meanwhile (and a
+        new Last-Modified, so a conditional GET sees the change)."""
+        feed = self._stashed.pop(path)
+        self._routes[path] = feed
+        self._delays.pop(path, None)
+        self._touch(feed)
+
     # internals ---------------------------------------------------------------------------
 
     def _feed(self, path: str) -> _Feed:
         route = self._routes.get(path)
+        if not isinstance(route, _Feed):
+            route = self._stashed.get(path)
         if not isinstance(route, _Feed):
             raise KeyError(f"no feed at {path}")
         return route
