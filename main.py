@@ -1,7 +1,7 @@
 """Nashir's command line and composition root.
 
     python main.py run | once | check | preview URL|FILE [--channel CH]
-                   | import-opml FILE --channel CH | export-opml
+                   | import-opml FILE --channel CH | export-opml | why URL | release CHAT
 """
 from __future__ import annotations
 
@@ -142,6 +142,7 @@ def make_sender(settings: Settings, config: BotConfig, rt: Runtime,
                 on_outcome: Callable[[SendOutcome], None] | None = None) -> Sender:
     """The sender, with what it tells the rest of the bot: owners hear of chats it cannot post
     to, and a user who blocked the bot is unsubscribed."""
+    from delivery.held import HeldPolicy
     from delivery.ratelimit import RateLimits
     from delivery.sender import Sender
     from ops.notices import ChatNotifier
@@ -156,7 +157,9 @@ def make_sender(settings: Settings, config: BotConfig, rt: Runtime,
     limits = RateLimits.unlimited() if settings.dry_run else RateLimits()
     return Sender(rt.queue, rt.transport, limits=limits, on_outcome=on_outcome,
                   on_chat_blocked=notices.blocked, on_user_blocked=user_blocked,
-                  on_chat_migrated=notices.migrated)
+                  on_chat_migrated=notices.migrated, on_held_overflow=notices.held_overflow,
+                  held=HeldPolicy(settings.held_cap, settings.probe_first_s,
+                                  settings.probe_max_s))
 
 
 # -- commands ----------------------------------------------------------------------------------
@@ -257,7 +260,7 @@ async def cmd_run(settings: Settings, config: BotConfig, redis_url: str,
         reloader.add(lambda _config: settle_heap())  # after the others: the new tables
         reloader.install(loop)
         settle_heap()
-        mode = "dry-run (preview in %s)" % settings.preview_dir if settings.dry_run else "live"
+        mode = f"dry-run (preview in {settings.preview_dir})" if settings.dry_run else "live"
         logger.info("Nashir running as %s: %d feeds, %d channels, %s",
                     ",".join(r for r in ROLES if r in roles), len(config.feeds),
                     len(config.channels), mode)
@@ -390,6 +393,14 @@ exit codes:
                          "a keyword, a duplicate of which link by which rule, unrenderable, "
                          "paused) or never seen. Arabic when LANG is Arabic. Exits 0."))
     why.add_argument("url", help="the article's address")
+    release = commands.add_parser(
+        "release", help="send a blocked chat's held posts again, now",
+        description=wrap("After 403 / chat not found the bot holds a chat's posts and probes it "
+                         "(after BOT_PROBE_FIRST, backing off to BOT_PROBE_MAX); it releases "
+                         "them at once when it is added back or the user writes /start. This "
+                         "releases CHAT (@name or numeric id) now: its held posts go back to "
+                         "the queue in order. Posts held by /pause stay held. Exits 0."))
+    release.add_argument("chat", help="the chat: @name or numeric id")
     return parser
 
 
@@ -424,6 +435,10 @@ def main(argv: list[str] | None = None) -> int:
         from ops.opml import cmd_export_opml
         return cmd_export_opml(config, url, with_secrets=getattr(args, "with_secrets", False))
 
+    def release(url: str) -> Coroutine[Any, Any, int]:
+        from ops.release import cmd_release
+        return cmd_release(url, args.chat)
+
     def why(url: str) -> Coroutine[Any, Any, int]:
         from bot.why import cmd_why
         return cmd_why(config, url, args.url)
@@ -433,6 +448,7 @@ def main(argv: list[str] | None = None) -> int:
         "once": lambda url: cmd_once(settings, config, url),
         "check": lambda url: cmd_check(settings, config, url),
         "import-opml": import_opml, "export-opml": export_opml, "why": why,
+        "release": release,
     }
     try:
         with EmbeddedOrExternalRedis(settings) as redis_url:

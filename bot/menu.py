@@ -43,6 +43,7 @@ OWNER_COMMANDS: tuple[tuple[str, str], ...] = (
     ("editors", N_("The editors")),
     ("addeditor", N_("Make a user an editor: /addeditor ID")),
     ("removeeditor", N_("Remove an editor: /removeeditor ID")),
+    ("release", N_("Send a chat's held posts now: /release CHAT")),
 )
 
 

@@ -59,6 +59,9 @@ def explain_record(t: Translator, record: FateRecord, zone: ZoneInfo) -> str:
                      number=record.message_id)
         return t("{chat}: posted at {time}.", chat=chat, time=when)
     if record.fate is Fate.QUEUED:
+        if reason == fates.RELEASED:
+            return t("{chat}: queued again at {time} (released from hold), waiting to be sent.",
+                     chat=chat, time=when)
         return t("{chat}: queued at {time}, waiting to be sent.", chat=chat, time=when)
     if record.fate is Fate.HELD:
         if reason == fates.PAUSED:
@@ -67,10 +70,15 @@ def explain_record(t: Translator, record: FateRecord, zone: ZoneInfo) -> str:
         if reason == fates.REVIEW:
             return t("{chat}: held since {time}: waiting for an editor's review.", chat=chat,
                      time=when)
-        return t("{chat}: held since {time}: the bot cannot post there ({detail}). It is "
-                 "retried, and released when the bot is added again.", chat=chat, time=when,
+        return t("{chat}: held since {time}: the bot cannot post there ({detail}). It is tried "
+                 "again on its own, and sent at once when the bot is added back, the reader "
+                 "sends /start, or an owner sends /release.", chat=chat, time=when,
                  detail=detail or reason)
     if record.fate is Fate.FAILED:
+        if reason == fates.HELD_OVERFLOW:
+            return t("{chat}: dropped ({time}): it was held ({detail}) while the held posts "
+                     "passed their cap, and it was among the oldest.", chat=chat, time=when,
+                     detail=detail or "?")
         return t("{chat}: not sent ({time}): Telegram refused the post: {detail}", chat=chat,
                  time=when, detail=detail or reason)
     # skipped

@@ -7,7 +7,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from config.schema import ConfigError
+from config.schema import ConfigError, parse_duration
 
 BUNDLED_EXAMPLE = Path(__file__).resolve().parent / "example.yaml"
 DEFAULT_CONFIG = Path("config/bot.yaml")
@@ -31,6 +31,12 @@ class Settings:
     log_format: str
     # Set variables that look like a misnamed TELEGRAM_BOT_TOKEN (only when it is unset).
     token_lookalikes: tuple[str, ...] = ()
+    # Held posts (delivery/held.py): how many the held stream keeps (BOT_HELD_CAP), and when a
+    # chat the bot could not post in is tried again (BOT_PROBE_FIRST, then backing off to
+    # BOT_PROBE_MAX).
+    held_cap: int = 10_000
+    probe_first_s: float = 60.0
+    probe_max_s: float = 6 * 3600.0
 
     @property
     def dry_run(self) -> bool:
@@ -65,6 +71,12 @@ class Settings:
             lookalikes = tuple(sorted(name for name, value in env.items()
                                       if name != TOKEN_VARIABLE and value.strip()
                                       and _TOKEN_LOOKALIKE.match(name)))
+        held_cap = _positive_int(env, "BOT_HELD_CAP", 10_000)
+        probe_first = _duration(env, "BOT_PROBE_FIRST", 60.0)
+        probe_max = _duration(env, "BOT_PROBE_MAX", 6 * 3600.0)
+        if probe_max < probe_first:
+            raise ConfigError(f"BOT_PROBE_MAX = {env.get('BOT_PROBE_MAX', '6h')!r}: must not be "
+                              f"shorter than BOT_PROBE_FIRST")
         return cls(
             token=token,
             api_url=api_url,
@@ -75,6 +87,9 @@ class Settings:
             http_port=port,
             log_format=log_format,
             token_lookalikes=lookalikes,
+            held_cap=held_cap,
+            probe_first_s=probe_first,
+            probe_max_s=probe_max,
         )
 
     def warnings(self) -> list[str]:
@@ -86,6 +101,28 @@ class Settings:
                          f"but {TOKEN_VARIABLE} is not: running in DRY-RUN, nothing is posted "
                          f"to Telegram. The bot reads its token from {TOKEN_VARIABLE} only.")
         return found
+
+
+def _positive_int(env: dict[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isascii() or not raw.isdigit() or int(raw) < 1:
+        raise ConfigError(f"{name} = {raw!r}: must be a whole number of at least 1")
+    return int(raw)
+
+
+def _duration(env: dict[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        seconds = parse_duration(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} = {raw!r}: {exc}") from None
+    if seconds <= 0:
+        raise ConfigError(f"{name} = {raw!r}: must be longer than 0")
+    return seconds
 
 
 def _check_redis_url(url: str) -> None:

@@ -18,9 +18,11 @@ Life of a delivery (docs/delivery.md has the whole story):
    dies between Telegram's answer and this script leaves the entry at the chat's head; the next
    claimer checks the sent record first, so a crash costs at most the sends in flight.
 
-Posts that cannot go now are never dropped: a chat that forbids the bot is *blocked* and its
-posts move to the `deliveries:held` stream (released again with `release_held`); a post
-Telegram refuses for itself is held alone.
+Posts that cannot go now are not dropped in silence: a chat that forbids the bot is *blocked*
+and its posts move to the `deliveries:held` stream (released again with `release_held`, which
+the probe and the bot's triggers call: `delivery.held`); a post Telegram refuses for itself is
+held alone. Past the held stream's cap the oldest are dropped with fate failed (held_overflow).
+Each of these steps records the article's fate in the same script (`delivery.queue_scripts`).
 """
 from __future__ import annotations
 
@@ -37,8 +39,12 @@ from delivery.queue_scripts import (
     BLOCK_LUA,
     CLAIM_LUA,
     COMPLETE_LUA,
+    DROP_HELD_LUA,
     HOLD_LUA,
     MIGRATE_LUA,
+    PROBE_DUE_LUA,
+    PROBE_FAILED_LUA,
+    RELEASE_CHAT_LUA,
     RELEASE_LUA,
     RENEW_LUA,
     ROUTE_LUA,
@@ -48,6 +54,7 @@ from delivery.queue_scripts import (
 from delivery.ratelimit import RateLimits, limit_args, limit_keys
 from model.delivery import EDIT_CAPTION, EDIT_TEXT, Delivery, Posted, SentRecord
 from store import keys
+from store.fates import fates_key
 
 POSTS_LOG_KEEP = 200
 
@@ -87,6 +94,20 @@ class HeldPost:
     delivery: Delivery | None
 
 
+def fate_key_of(delivery: Delivery) -> str:
+    """Where the article's fates are (store.fates), '' for edits (no fate of their own)."""
+    return "" if delivery.is_edit else fates_key(delivery.url, delivery.uid)
+
+
+@dataclass(frozen=True, slots=True)
+class Dropped:
+    """What `drop_held_overflow` did: the posts dropped (chat, link) and whether this drop
+    took the held stream past its cap (tell the owners once)."""
+
+    posts: tuple[tuple[str, str], ...] = ()
+    crossed: bool = False
+
+
 def sort_score(delivery: Delivery) -> float:
     """Order inside a chat queue: editors' pushes first, then by article date."""
     return (0 if delivery.priority >= 1 else keys.DELIVERY_BAND) + float(delivery.article_time)
@@ -107,6 +128,10 @@ class DeliveryQueue:
         self._migrate = redis.register_script(MIGRATE_LUA)
         self._renew = redis.register_script(RENEW_LUA)
         self._unhold = redis.register_script(UNHOLD_LUA)
+        self._release_chat = redis.register_script(RELEASE_CHAT_LUA)
+        self._probe_due = redis.register_script(PROBE_DUE_LUA)
+        self._probe_failed = redis.register_script(PROBE_FAILED_LUA)
+        self._drop_held = redis.register_script(DROP_HELD_LUA)
 
     # -- shared script arguments ------------------------------------------------------------
     @staticmethod
@@ -114,7 +139,9 @@ class DeliveryQueue:
         return [*limit_keys(), keys.delivery_items(), keys.delivery_attempts(),
                 keys.delivery_ready(1), keys.delivery_ready(0), keys.delivery_leased(),
                 keys.delivery_owners(), keys.delivery_blocked(), keys.delivery_migrated(),
-                keys.held(), keys.deliveries(), *extra]
+                keys.held(), keys.deliveries(), keys.delivery_fate_keys(),
+                keys.delivery_probes(), keys.delivery_probe_tries(), keys.fates_skipped(),
+                *extra]
 
     @staticmethod
     def _args(limits: RateLimits | None, *extra: Arg) -> list[Arg]:
@@ -164,9 +191,10 @@ class DeliveryQueue:
             try:
                 delivery = Delivery.from_json(payload)
                 chat, score = delivery.chat, repr(sort_score(delivery))
+                fkey = fate_key_of(delivery)
             except (ValueError, TypeError, KeyError):
-                chat, score = "", "0"
-            args += [entry_id, chat, score, payload]
+                chat, score, fkey = "", "0", ""
+            args += [entry_id, chat, score, payload, fkey]
         if not entries:
             return 0
         routed, held = await self._route(keys=self._keys(),
@@ -225,7 +253,8 @@ class DeliveryQueue:
             args=self._args(limits, queued.target, queued.entry_id, token, record,
                             keys.SENT_TTL_S, log_entry, POSTS_LOG_KEEP, time.time(),
                             queued.slot if posted is not None else "",
-                            int(answered_ago * 1000), keys.POST_TIMES_KEEP_S),
+                            int(answered_ago * 1000), keys.POST_TIMES_KEEP_S,
+                            posted.message_id if posted is not None else ""),
         )
         return bool(int(present)), bool(int(maybe))
 
@@ -241,16 +270,22 @@ class DeliveryQueue:
         )
         return int(attempts)
 
-    async def hold(self, queued: QueuedDelivery, token: str, reason: str) -> None:
-        """Keep one post Telegram will not take aside (held stream) and free the chat."""
-        await self._hold(keys=self._keys(),
-                         args=self._args(None, queued.target, queued.entry_id, token, reason))
+    async def hold(self, queued: QueuedDelivery, token: str, reason: str, *,
+                   kind: str = "refused") -> None:
+        """Keep one post Telegram will not take aside (held stream) and free the chat. `kind`
+        refused: its fate is failed (refused, with Telegram's words); unreadable: no fate."""
+        await self._hold(keys=self._keys(), args=self._args(
+            None, queued.target, queued.entry_id, token, reason, kind))
 
-    async def block_chat(self, chat: str, token: str, reason: str) -> tuple[bool, int]:
-        """The bot may not post in `chat`: hold its queued posts and those that come later,
-        until `release_held`. Returns (newly blocked, posts held now)."""
-        newly, count = await self._block(keys=self._keys(),
-                                         args=self._args(None, chat, token, reason))
+    async def block_chat(self, chat: str, token: str, reason: str, *,
+                         probe_first_s: float = 60.0, probe_max_s: float = 21_600.0
+                         ) -> tuple[bool, int]:
+        """The bot may not post in `chat`: hold its queued posts and those that come later
+        (fate: held, blocked), until `release_held`; a newly blocked chat's first probe is due
+        `probe_first_s` from now (later ones back off to `probe_max_s`). Returns (newly
+        blocked, posts held now)."""
+        newly, count = await self._block(keys=self._keys(), args=self._args(
+            None, chat, token, reason, int(probe_first_s * 1000), int(probe_max_s * 1000)))
         return bool(int(newly)), int(count)
 
     async def migrate_chat(self, old: str, new: str, token: str = "") -> int:
@@ -303,23 +338,62 @@ class DeliveryQueue:
         return {str(k): str(v) for k, v in (await self.redis.hgetall(
             keys.delivery_blocked())).items()}
 
-    async def release_held(self, chat: str) -> int:
-        """Unblock `chat` and queue its held posts again (the bot was made admin again, …)."""
-        released = 0
-        posts = [p for p in await self.held_posts(chat, limit=100_000) if p.delivery]
-        if not posts:
-            await self.redis.hdel(keys.delivery_blocked(), chat)
-            return 0
-        for start in range(0, len(posts), 200):
-            batch = posts[start:start + 200]
+    async def release_held(self, chat: str, *, reset_probes: bool = True,
+                           page: int = 1000) -> int:
+        """Unblock `chat` and queue its posts held because it was blocked again, in article
+        order (fate: queued, released); posts held because the channel is paused, or refused
+        by Telegram, stay. `reset_probes`: a person brought the chat back, so a later block
+        starts the probe's backoff afresh. Returns how many posts went back."""
+        released, cursor = 0, "-"
+        while True:
+            moved, cursor = await self._release_chat(keys=self._keys(), args=self._args(
+                None, chat, cursor, page, "1" if reset_probes else "0"))
+            released += int(moved)
+            if not cursor:
+                return released
+
+    async def probe_due(self, count: int = 20, probe_ms: int = 60_000) -> list[str]:
+        """Blocked chats whose probe is due (each pushed `probe_ms` ahead meanwhile)."""
+        return [str(c) for c in await self._probe_due(
+            keys=self._keys(), args=self._args(None, count, probe_ms))]
+
+    async def probe_failed(self, chat: str, first_s: float, max_s: float) -> float:
+        """Reschedule a chat whose probe failed; seconds until the next (-1: not blocked)."""
+        wait = int(await self._probe_failed(keys=self._keys(), args=self._args(
+            None, chat, int(first_s * 1000), int(max_s * 1000))))
+        return wait / 1000 if wait >= 0 else -1.0
+
+    async def drop_held_overflow(self, cap: int, batch: int = 500) -> Dropped:
+        """Past `cap` held posts, drop the oldest (fate: failed, held_overflow)."""
+        posts: list[tuple[str, str]] = []
+        crossed = False
+        while True:
+            excess = int(await self.redis.xlen(keys.held())) - cap
+            if excess <= 0:
+                break
             args: list[Arg] = []
-            for post in batch:
-                assert post.delivery is not None
-                args += [post.held_id, post.entry_id, post.chat, repr(sort_score(post.delivery)),
-                         post.delivery.to_json()]
-            released += int(await self._unhold(
-                keys=self._keys(), args=self._args(None, chat, len(batch), *args)))
-        return released
+            oldest = await self.redis.xrange(keys.held(), count=min(excess, batch)) or []
+            for held_id, raw in oldest:
+                fields = {str(k): str(v) for k, v in (raw or {}).items()}
+                fkey = fields.get("fk", "")
+                if not fkey:  # the pipeline's paused posts carry no key: computed here
+                    try:
+                        fkey = fate_key_of(Delivery.from_fields(fields))
+                    except (ValueError, TypeError, KeyError):
+                        fkey = ""
+                args += [str(held_id), fkey]
+            answer = await self._drop_held(keys=self._keys(keys.delivery_held_over()),
+                                           args=self._args(None, cap, len(args) // 2, *args))
+            crossed = crossed or bool(int(answer[1]))
+            found = [str(x) for x in answer[2:]]
+            posts += list(zip(found[0::2], found[1::2], strict=True))
+            if not int(answer[0]):
+                break
+        if not posts and not crossed:
+            # Back under the cap (posts released): the next crossing is told again.
+            await self._drop_held(keys=self._keys(keys.delivery_held_over()),
+                                  args=self._args(None, cap, 0))
+        return Dropped(tuple(posts), crossed)
 
     async def release_paused(self, chat: str) -> int:
         """Queue again the posts that waited while `chat` was paused (in their article order);
@@ -347,7 +421,7 @@ class DeliveryQueue:
             for post in posts[first:first + 200]:
                 assert post.delivery is not None
                 args += [post.held_id, post.entry_id, post.chat, repr(sort_score(post.delivery)),
-                         post.delivery.to_json()]
+                         post.delivery.to_json(), fate_key_of(post.delivery)]
             released += int(await self._unhold(
                 keys=self._keys(), args=self._args(None, "", len(posts[first:first + 200]),
                                                    *args)))

@@ -13,7 +13,8 @@ result in one Redis script. Errors, by kind:
   bot layer, the post goes there.
 * forbidden / chat not found / no rights: the chat is blocked and its posts held (kept in
   Redis); the owners' hook is called once; a private user who blocked the bot is unsubscribed
-  through its own hook.
+  through its own hook. `delivery.held` probes blocked chats and releases them, and caps the
+  held posts.
 * HTML refused: the same post as plain text (TelegramTransport), logged loudly, counted.
 * Photo URL refused: downloaded and uploaded, else posted without the photo.
 * 5xx, timeouts, dropped connections: retried with capped exponential backoff and jitter,
@@ -25,18 +26,15 @@ result in one Redis script. Errors, by kind:
 from __future__ import annotations
 
 import asyncio
-import inspect
+import contextlib
 import logging
 import random
 import time
-import warnings
-from collections import Counter
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field, replace
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import TypeVar
 from uuid import uuid4
 
-import httpx
 from redis.exceptions import RedisError
 from telegram.error import (
     BadRequest,
@@ -47,12 +45,23 @@ from telegram.error import (
     TelegramError,
     TimedOut,
 )
-from telegram.warnings import PTBDeprecationWarning
 
+from delivery.held import HeldKeeper, HeldPolicy
 from delivery.queue import Claim, DeliveryQueue, QueuedDelivery
-from delivery.ratelimit import RateLimits, SharedRateLimiter, is_group_chat
-from delivery.transport import _CHAT_UNUSABLE, Transport
+from delivery.ratelimit import RateLimits, SharedRateLimiter
+from delivery.tasks import (
+    Backoff,
+    Hook,
+    SenderStats,
+    call_hook,
+    maybe_delivered,
+    retry_after_seconds,
+    wait_any,
+)
+from delivery.transport import Transport, chat_unusable
 from model.delivery import Posted, SendOutcome
+
+__all__ = ["Sender", "SenderStats"]
 
 logger = logging.getLogger(__name__)
 
@@ -64,36 +73,9 @@ CAPTION_LIMIT = 1024
 # -- the sender -------------------------------------------------------------------------------
 
 @dataclass(slots=True)
-class SenderStats:
-    """Counters for metrics (one sender; sum them over replicas)."""
-
-    sent: int = 0                     # new messages Telegram accepted
-    edited: int = 0
-    already_sent: int = 0             # taken over after a crash, found sent: not sent again
-    held: int = 0                     # posts kept aside (blocked chat, refused post)
-    blocked_chats: int = 0
-    migrated_chats: int = 0
-    retries: int = 0                  # sends put back for a later attempt
-    failed_by_reason: Counter[str] = field(default_factory=Counter)
-    retry_after_waits: int = 0        # 429s Telegram answered
-    retry_after_seconds: float = 0.0
-    global_pauses: int = 0            # 429s taken as the bot's overall limit
-    rate_limit_waits: int = 0         # sends that waited for their reserved slot
-    rate_limit_wait_seconds: float = 0.0
-    plain_fallbacks: int = 0
-    photo_uploads: int = 0
-    photos_dropped: int = 0
-    possible_duplicates: int = 0      # sent after an attempt that may have been posted
-    redis_errors: int = 0
-
-
-@dataclass(slots=True)
 class _Job:
     queued: QueuedDelivery
     phase: str = "waiting"            # waiting | sending | recording
-
-
-Hook = Callable[..., Any]
 
 
 class Sender:
@@ -105,12 +87,15 @@ class Sender:
                  retry_base: float = 1.0, retry_cap: float = 60.0, idle_poll: float = 0.25,
                  on_outcome: Callable[[SendOutcome], None] | None = None,
                  on_chat_blocked: Hook | None = None, on_user_blocked: Hook | None = None,
-                 on_chat_migrated: Hook | None = None) -> None:
+                 on_chat_migrated: Hook | None = None, held: HeldPolicy | None = None,
+                 on_held_overflow: Hook | None = None) -> None:
         """`concurrency` bounds the sends in flight, and with it the duplicates a crash can
         cause. `max_attempts` failed attempts in a row turn the retry log from a warning into an
         error (the post is still retried). Hooks may be plain or async functions:
         `on_chat_blocked(chat, reason)` (tell the owners; once per block),
-        `on_user_blocked(chat)` (unsubscribe), `on_chat_migrated(old, new)`."""
+        `on_user_blocked(chat)` (unsubscribe), `on_chat_migrated(old, new)`,
+        `on_held_overflow(cap, dropped)` (tell the owners; once per crossing). `held`: the
+        probe's schedule and the held posts' cap."""
         self.queue = queue
         self.transport = transport
         self.concurrency = max(1, concurrency)
@@ -122,11 +107,14 @@ class Sender:
         self.retry_cap = retry_cap
         self.idle_poll = idle_poll
         self.on_outcome = on_outcome
-        self.on_chat_blocked = on_chat_blocked
-        self.on_user_blocked = on_user_blocked
         self.on_chat_migrated = on_chat_migrated
+        # Delivery's fates other than posted, as counted: Metrics.attach_sender sets this.
+        self.on_fates: Callable[[Mapping[tuple[str, str], int]], None] | None = None
         self.token = f"{queue.consumer}:{uuid4().hex[:12]}"
         self.stats = SenderStats()
+        self.held = HeldKeeper(queue, transport, held or HeldPolicy(), self.stats,
+                               self._count_fates, on_chat_blocked=on_chat_blocked,
+                               on_user_blocked=on_user_blocked, on_overflow=on_held_overflow)
         self.limiter = SharedRateLimiter(queue.redis, self.limits)
         self._jobs: dict[asyncio.Task[None], _Job] = {}
         self._wake = asyncio.Event()
@@ -140,7 +128,7 @@ class Sender:
         to `grace` seconds and give the rest back to the queue."""
         await self._serve(stop, block_ms=block_ms, until_empty=False)
 
-    async def drain(self, timeout: float) -> int:
+    async def drain(self, timeout: float) -> int:  # noqa: ASYNC109 (a deadline, not I/O)
         """Send everything queued now (the `once` command); returns how many posts remain
         (0 unless the time ran out, e.g. Telegram was down)."""
         stop = asyncio.Event()
@@ -160,16 +148,17 @@ class Sender:
         halt = asyncio.Event()
         router = asyncio.create_task(self._route_loop(halt, block_ms), name="sender-router")
         beat = asyncio.create_task(self._heartbeat(), name="sender-heartbeat")
+        keeper = asyncio.create_task(self.held.run(halt), name="sender-held")
         try:
             await self._dispatch(stop, until_empty)
         finally:
             halt.set()
             await self._finish_in_flight()
             beat.cancel()
-            try:
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
                 await asyncio.wait_for(router, block_ms / 1000 + 5)
-            except (TimeoutError, asyncio.CancelledError):
-                pass
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(keeper, 10)
             await asyncio.gather(beat, return_exceptions=True)
 
     async def _finish_in_flight(self) -> None:
@@ -188,7 +177,7 @@ class Sender:
     # -- routing ------------------------------------------------------------------------------
     async def _route_loop(self, halt: asyncio.Event, block_ms: int) -> None:
         loop = asyncio.get_running_loop()
-        backoff = _Backoff()
+        backoff = Backoff()
         next_stale = 0.0
         while not halt.is_set():
             try:
@@ -205,20 +194,20 @@ class Sender:
                 delay = backoff.next()
                 logger.warning("Redis unreachable while reading the queue (%s); retrying in "
                                "%.1f s", exc, delay)
-                await _wait_any(delay, halt)
+                await wait_any(delay, halt)
             except Exception:
                 logger.exception("unexpected error routing the queue; retrying")
-                await _wait_any(backoff.next(), halt)
+                await wait_any(backoff.next(), halt)
 
     # -- dispatching --------------------------------------------------------------------------
     async def _dispatch(self, stop: asyncio.Event, until_empty: bool) -> None:
-        backoff = _Backoff()
+        backoff = Backoff()
         while not stop.is_set():
             if len(self._jobs) >= self.concurrency or self._recording:
                 # Full, or a finished send's record waits for Redis: claiming now could take
                 # that very chat again once its lease ran out during the outage.
                 self._wake.clear()
-                await _wait_any(None if not self._recording else 0.5, stop, self._wake)
+                await wait_any(None if not self._recording else 0.5, stop, self._wake)
                 continue
             self._wake.clear()
             try:
@@ -228,7 +217,7 @@ class Sender:
                 delay = backoff.next()
                 logger.warning("Redis unreachable (%s); the sender retries in %.1f s", exc,
                                delay)
-                await _wait_any(delay, stop)
+                await wait_any(delay, stop)
                 continue
             backoff.reset()
             if claim.queued is not None:
@@ -243,7 +232,7 @@ class Sender:
                 if until_empty and not self._jobs and await self._queue_empty():
                     return
                 wait = self.idle_poll
-            await _wait_any(wait, stop, self._wake)
+            await wait_any(wait, stop, self._wake)
 
     async def _queue_empty(self) -> bool:
         try:
@@ -283,7 +272,7 @@ class Sender:
         outcome: SendOutcome | None = None
         try:
             if payload_error:
-                await self.queue.hold(queued, self.token, payload_error)
+                await self.queue.hold(queued, self.token, payload_error, kind="unreadable")
                 self.stats.held += 1
                 outcome = SendOutcome(queued.delivery, "held", reason=payload_error)
             else:
@@ -299,12 +288,10 @@ class Sender:
             logger.exception("unexpected error sending; the post is retried later",
                              extra=context)
             self.stats.failed_by_reason["internal"] += 1
-            try:
+            with contextlib.suppress(*REDIS_ERRORS):
                 await self.queue.release(queued, self.token, self._backoff(queued.attempts + 1),
                                          failed=True, maybe_sent=job.phase == "sending",
                                          limits=self.limits)
-            except REDIS_ERRORS:
-                pass
         if outcome is not None:
             self._emit(outcome)
 
@@ -357,13 +344,13 @@ class Sender:
         except ChatMigrated as exc:
             return await self._migrated(queued, str(exc.new_chat_id), context)
         except Forbidden as exc:
-            return await self._blocked(queued, str(exc), context)
+            return await self.held.blocked(queued, self.token, str(exc), context)
         except BadRequest as exc:
-            if any(s in str(exc).lower() for s in _CHAT_UNUSABLE):
-                return await self._blocked(queued, str(exc), context)
-            return await self._refused(queued, str(exc), context)
+            if chat_unusable(exc):
+                return await self.held.blocked(queued, self.token, str(exc), context)
+            return await self.held.refused(queued, self.token, str(exc), context)
         except (TimedOut, NetworkError) as exc:
-            return await self._retry(queued, exc, context, maybe_sent=_maybe_delivered(exc))
+            return await self._retry(queued, exc, context, maybe_sent=maybe_delivered(exc))
         except TelegramError as exc:  # InvalidToken, Conflict, …: nothing was posted
             return await self._retry(queued, exc, context, maybe_sent=False)
         answered = time.time()
@@ -400,7 +387,7 @@ class Sender:
 
     async def _flood_wait(self, queued: QueuedDelivery, exc: RetryAfter,
                           context: dict[str, str]) -> SendOutcome:
-        wait = _retry_after_seconds(exc)
+        wait = retry_after_seconds(exc)
         overall = await self.limiter.note_429(queued.target, wait)
         self.stats.retry_after_waits += 1
         self.stats.retry_after_seconds += wait
@@ -421,33 +408,9 @@ class Sender:
         self.stats.migrated_chats += 1
         logger.warning("the group became supergroup %s; %d post(s) move there", new_chat,
                        moved, extra=context)
-        await _call_hook(self.on_chat_migrated, old, new_chat)
+        await call_hook(self.on_chat_migrated, old, new_chat)
         return SendOutcome(queued.delivery, "migrated", reason=f"moved to {new_chat}",
                            chat=new_chat)
-
-    async def _blocked(self, queued: QueuedDelivery, reason: str,
-                       context: dict[str, str]) -> SendOutcome:
-        chat = queued.target
-        newly, count = await self.queue.block_chat(chat, self.token, reason)
-        self.stats.held += count
-        self.stats.failed_by_reason["forbidden"] += 1
-        if newly:
-            self.stats.blocked_chats += 1
-            logger.error("cannot post to this chat (%s); its %d post(s) are kept aside until "
-                         "it is released", reason, count, extra=context)
-            if is_group_chat(chat):
-                await _call_hook(self.on_chat_blocked, chat, reason)
-            else:
-                await _call_hook(self.on_user_blocked, chat)
-        return SendOutcome(queued.delivery, "held", reason=reason, chat=chat)
-
-    async def _refused(self, queued: QueuedDelivery, reason: str,
-                       context: dict[str, str]) -> SendOutcome:
-        await self.queue.hold(queued, self.token, reason)
-        self.stats.held += 1
-        self.stats.failed_by_reason["refused"] += 1
-        logger.error("Telegram refused the post (%s); it is kept aside", reason, extra=context)
-        return SendOutcome(queued.delivery, "held", reason=reason, chat=queued.target)
 
     async def _retry(self, queued: QueuedDelivery, exc: Exception, context: dict[str, str],
                      *, maybe_sent: bool) -> SendOutcome:
@@ -463,6 +426,16 @@ class Sender:
             ", Telegram may have posted it" if maybe_sent else "", delay, extra=context)
         return SendOutcome(queued.delivery, "retry", reason=str(exc), chat=queued.target)
 
+    def _count_fates(self, fate: str, reason: str, count: int) -> None:
+        if count <= 0:
+            return
+        self.stats.fates[(fate, reason)] += count
+        if self.on_fates is not None:
+            try:
+                self.on_fates({(fate, reason): count})
+            except Exception:
+                logger.exception("on_fates callback failed")
+
     def _pause(self, seconds: float) -> None:
         self._paused_until = max(self._paused_until,
                                  asyncio.get_running_loop().time() + seconds)
@@ -470,12 +443,12 @@ class Sender:
     def _backoff(self, attempts: int) -> float:
         """Capped exponential backoff with jitter."""
         ceiling = min(self.retry_cap, self.retry_base * 2 ** max(0, attempts - 1))
-        return ceiling * random.uniform(0.5, 1.0)
+        return float(ceiling * random.uniform(0.5, 1.0))
 
     async def _must(self, action: Callable[[], Awaitable[T]], context: dict[str, str]) -> T:
         """A write that must reach Redis (the record of a finished send): retried through an
         outage; gives up only when a shutdown's grace period is over."""
-        backoff = _Backoff(first=0.1, cap=5.0)
+        backoff = Backoff(first=0.1, cap=5.0)
         self._recording += 1
         try:
             while True:
@@ -502,7 +475,7 @@ class Sender:
 
     async def _until_redis(self, action: Callable[[], Awaitable[object]],
                            stop: asyncio.Event) -> None:
-        backoff = _Backoff()
+        backoff = Backoff()
         while not stop.is_set():
             try:
                 await action()
@@ -511,66 +484,4 @@ class Sender:
                 self.stats.redis_errors += 1
                 delay = backoff.next()
                 logger.warning("Redis unreachable (%s); retrying in %.1f s", exc, delay)
-                await _wait_any(delay, stop)
-
-
-# -- helpers ----------------------------------------------------------------------------------
-
-class _Backoff:
-    """Exponential backoff with jitter for reconnecting."""
-
-    def __init__(self, first: float = 0.2, cap: float = 10.0) -> None:
-        self.first = first
-        self.cap = cap
-        self.current = first
-
-    def reset(self) -> None:
-        self.current = self.first
-
-    def next(self) -> float:
-        delay = self.current * random.uniform(0.75, 1.25)
-        self.current = min(self.cap, self.current * 2)
-        return delay
-
-
-def _maybe_delivered(exc: Exception) -> bool:
-    """Whether Telegram may have taken the message although we got an error: not when the
-    connection was never made, yes when the answer was lost (read timeout, dropped connection)
-    or the server answered 5xx (a proxy's 502 can follow a send that went through)."""
-    cause = exc.__cause__
-    if isinstance(cause, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout,
-                          httpx.UnsupportedProtocol)):
-        return False
-    return "Pool timeout" not in str(exc)
-
-
-def _retry_after_seconds(exc: RetryAfter) -> float:
-    # PTB 22 warns on reading retry_after unless PTB_TIMEDELTA is set; both forms are fine here.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", PTBDeprecationWarning)
-        value: object = exc.retry_after
-    total = getattr(value, "total_seconds", None)
-    return float(total()) if callable(total) else float(value)  # type: ignore[arg-type]
-
-
-async def _call_hook(hook: Hook | None, *args: object) -> None:
-    if hook is None:
-        return
-    try:
-        result = hook(*args)
-        if inspect.isawaitable(result):
-            await result
-    except Exception:
-        logger.exception("delivery hook %s failed", getattr(hook, "__name__", hook))
-
-
-async def _wait_any(timeout: float | None, *events: asyncio.Event) -> None:
-    """Until one of `events` is set or `timeout` seconds pass."""
-    if any(event.is_set() for event in events):
-        return
-    waiters = [asyncio.create_task(event.wait()) for event in events]
-    try:
-        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for waiter in waiters:
-            waiter.cancel()
+                await wait_any(delay, stop)

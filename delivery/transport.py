@@ -12,7 +12,7 @@ from dataclasses import replace
 from typing import Any, Protocol
 
 from telegram import Bot, InputFile, LinkPreviewOptions
-from telegram.constants import ParseMode
+from telegram.constants import ChatAction, ParseMode
 from telegram.error import BadRequest
 
 from delivery.photos import PhotoFetcher
@@ -32,6 +32,11 @@ _PHOTO_REFUSED = ("wrong file identifier", "failed to get http url content",
 _CHAT_UNUSABLE = ("chat not found", "need administrator rights", "not enough rights",
                   "have no rights to send", "chat_write_forbidden", "chat_admin_required",
                   "bot is not a member", "chat_restricted", "channel_private")
+
+
+def chat_unusable(exc: Exception) -> bool:
+    """Whether Telegram's words say the bot cannot post in the chat at all."""
+    return any(s in str(exc).lower() for s in _CHAT_UNUSABLE)
 
 
 class Transport(Protocol):
@@ -71,6 +76,13 @@ class TelegramTransport:
         """Close the photo downloader's HTTP session (when this transport made it)."""
         if self._own_photos:
             await self.photos.aclose()
+
+    async def probe(self, chat: str) -> None:
+        """Raise what Telegram answers if the bot may not post in `chat` now: a chat action is
+        refused exactly where a post would be (403, chat not found, no rights) and shows
+        nothing to readers."""
+        await self.bot.send_chat_action(int(chat) if chat.lstrip("-").isdigit() else chat,
+                                        ChatAction.TYPING)
 
     async def send(self, delivery: Delivery) -> Posted:
         if delivery.kind != POST:

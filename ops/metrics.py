@@ -265,11 +265,19 @@ class Metrics:
         errors[where] = errors.get(where, 0) + 1
 
     # -- hooks -------------------------------------------------------------------------------
+    def record_fates(self, counts: Mapping[tuple[str, str], int]) -> None:
+        """Count articles' fates decided outside a poll (delivery: held, failed, released)."""
+        for (fate, reason), count in counts.items():
+            self.fates.labels(fate, reason).inc(count)
+
     def attach_sender(self, sender: Any) -> None:
-        """Read this sender's own counters (`sender.stats`) at every scrape."""
+        """Read this sender's own counters (`sender.stats`) at every scrape, and count the
+        fates it decides (held, failed, released; posted comes with its outcome)."""
         stats = getattr(sender, "stats", None)
         if stats is not None:
             self.sender_counters.sources.append(stats)
+        if hasattr(sender, "on_fates"):
+            sender.on_fates = self.record_fates
 
     def instrument_redis(self, redis: Any, where: str = "command") -> None:
         """Count failing commands of this client (pipelines are counted by their callers)."""

@@ -69,9 +69,24 @@ class ChatNotifier(OwnerNotices):
 
     async def blocked(self, chat: str, reason: str) -> None:
         text = (f"<b>⚠️ {RLM}لا يستطيع البوت النشر في {_chat(chat)}؛ المنشورات محفوظة.</b>\n"
-                f"The bot cannot post to {_chat(chat)}; its posts are kept until it can.\n"
+                f"{RLM}يعيد البوت المحاولة تلقائياً (بعد دقيقة، ثم على فترات أطول حتى 6 ساعات)، "
+                f"وتُرسل المنشورات المحفوظة بترتيبها فور إعادة البوت مشرفاً إلى القناة، أو "
+                f"بالأمر /release {_chat(chat)}.\n"
+                f"The bot cannot post to {_chat(chat)}; its posts are kept until it can. It tries "
+                f"again on its own (after a minute, then less often, up to every 6 hours); add "
+                f"the bot back (as an admin who may post) or send /release {_chat(chat)} to send "
+                f"them at once, in order.\n"
                 f"{RLM}السبب / reason: {html.escape(mask_urls_in_text(reason)[:300], quote=False)}")
         await self.send(f"blocked:{chat}", text)
+
+    async def held_overflow(self, cap: int, dropped: int) -> None:
+        """The held posts passed their cap: the oldest are being dropped (told once per
+        crossing)."""
+        text = (f"<b>⛔ {RLM}تجاوزت المنشورات المحفوظة الحد ({cap})، ويُحذف الأقدم منها.</b>\n"
+                f"The held posts passed their cap of {cap}: the oldest are being dropped "
+                f"({dropped} so far), each logged with its link. Release the chats the bot can "
+                f"post in again (/release CHAT, or add the bot back), or raise BOT_HELD_CAP.")
+        await self.send("held_overflow", text)
 
     async def migrated(self, old: str, new: str) -> None:
         text = (f"<b>ℹ️ {RLM}انتقلت المجموعة {_chat(old)} إلى المعرّف {_chat(new)}.</b>\n"

@@ -9,7 +9,8 @@ Every item the bot reads ends in one recorded state per target chat:
     skipped    deliberately not posted, with the reason (older than the first run, filtered by
                a keyword, a duplicate of which link from which feed by which rule, unrenderable
                with the error, rejected by an editor)
-    failed     Telegram refused the post itself; kept in the held stream for an operator
+    failed     Telegram refused the post itself (kept in the held stream for an operator), or
+               it was dropped as the oldest past the held stream's cap
 
 A fate is written in the same Redis script as the decision it records (the queue script, the
 delivery scripts), through the Lua function `record_fate` in `FATES_LUA`; decisions taken outside
@@ -58,8 +59,11 @@ REVIEW = "review"                    # held: waiting for an editor's decision
 PAUSED = "paused"                    # held: the channel is paused; posted when it resumes
 BLOCKED = "blocked"                  # held: the bot cannot post there (detail: Telegram's words)
 REFUSED = "refused"                  # failed: Telegram refused this post (detail: its words)
+RELEASED = "released"                # queued again: a blocked chat's held posts were released
+HELD_OVERFLOW = "held_overflow"      # failed: dropped, the oldest past the held stream's cap
 REASONS = (FIRST_RUN, FILTER_INCLUDE, FILTER_EXCLUDE, DUPLICATE_LINK, DUPLICATE_STORY,
-           UNRENDERABLE, CHANNEL_GONE, REJECTED, REVIEW, PAUSED, BLOCKED, REFUSED)
+           UNRENDERABLE, CHANNEL_GONE, REJECTED, REVIEW, PAUSED, BLOCKED, REFUSED, RELEASED,
+           HELD_OVERFLOW)
 
 FATE_TTL_S = 30 * 86_400         # an article's fates are kept this long after the last change
 COUNT_TTL_S = 3 * 86_400         # hourly counts kept this long ("today" in any time zone)

@@ -305,3 +305,26 @@ def chat_stories(chat: str) -> str:
 def delivery_paused_held() -> str:
     """SET of chats whose posts wait in the held stream because the channel is paused."""
     return f"{PREFIX}:deliveries:paused"
+
+
+# -- held posts' way out (delivery/held.py) ----------------------------------------------------
+
+def delivery_fate_keys() -> str:
+    """HASH queued entry id -> its article's fates key, so a script moving the entry (held,
+    posted) records the fate where the pipeline recorded it."""
+    return f"{PREFIX}:deliveries:fatekeys"
+
+
+def delivery_probes() -> str:
+    """ZSET blocked chat -> ms (Redis time) of its next probe (can the bot post there again?)."""
+    return f"{PREFIX}:deliveries:probes"
+
+
+def delivery_probe_tries() -> str:
+    """HASH chat -> failed probes since it last took a post: the probe's backoff step."""
+    return f"{PREFIX}:deliveries:probe_tries"
+
+
+def delivery_held_over() -> str:
+    """STRING set while the held stream is past its cap (one owners' notice per crossing)."""
+    return f"{PREFIX}:deliveries:held_over"

@@ -21,6 +21,7 @@ from bot.handlers import (
     channels,
     editor,
     errors,
+    held,
     owner,
     push,
     review,
@@ -56,6 +57,7 @@ def register_handlers(application: Application[Any, Any, Any, Any, Any, Any]) ->
         "editors": owner_only(owner.editors),
         "addeditor": owner_only(owner.addeditor),
         "removeeditor": owner_only(owner.removeeditor),
+        "release": owner_only(held.release_command),
     }
     for name, callback in commands.items():
         application.add_handler(CommandHandler(name, callback))

@@ -9,6 +9,7 @@ from telegram.error import TelegramError
 
 from bot.context import NashirContext
 from bot.handlers.common import allowed, answer, edit, join_lines, reply, translator_for
+from bot.handlers.held import release_if_added, release_private
 from bot.i18n import clean_value, translator
 from bot.reply_limits import fit_reply
 from bot.services import Role
@@ -21,6 +22,7 @@ logger = logging.getLogger(__name__)
 
 
 async def start(update: Update, context: NashirContext) -> None:
+    await release_private(update, context, "the user sent /start")
     t = await translator_for(update, context)
     lines: list[str] = [
         t("<b>Welcome!</b> I bring the publication's long reads to Telegram."),
@@ -60,7 +62,8 @@ async def help_command(update: Update, context: NashirContext) -> None:
         ]
     if allowed(role, Role.OWNER):
         lines += ["", t("<b>Owners</b>"),
-                  t("/editors; /addeditor ID; /removeeditor ID")]
+                  t("/editors; /addeditor ID; /removeeditor ID"),
+                  t("/release CHAT: send the posts held for a chat now")]
     await reply(update, join_lines(t, lines))
 
 
@@ -191,6 +194,7 @@ async def _subscriptions(update: Update, context: NashirContext) -> set[str]:
 
 
 async def subscribe_command(update: Update, context: NashirContext) -> None:
+    await release_private(update, context, "the user sent /subscribe")
     if await _refuse_group_change(update, context):
         return
     t = await translator_for(update, context)
@@ -281,10 +285,12 @@ async def _refresh_keyboard(message: Message | None, choices: list[tuple[str, st
 
 
 async def my_chat_member(update: Update, context: NashirContext) -> None:
-    """A user who blocks the bot (or a group that removes it) is unsubscribed from everything."""
+    """A user who blocks the bot (or a group that removes it) is unsubscribed from everything;
+    a chat that takes the bot back gets what was held for it at once."""
     change = update.my_chat_member
     if change is None:
         return
+    await release_if_added(update, context)
     if change.new_chat_member.status in (ChatMember.BANNED, ChatMember.LEFT):
         count = await forget_chat(context.data.redis, str(change.chat.id))
         logger.info("chat %s blocked or removed the bot; %d subscriptions dropped",
