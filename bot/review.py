@@ -2,8 +2,8 @@
 (`review_chat`) as a card (the post exactly as it will look) with buttons to publish now,
 schedule, edit the excerpt, or reject.
 
-    poller --RedisReviewInbox.submit()--> card hash + inbox ZSET --ReviewDesk.run()--> card in review_chat
-    button press --store.decisions (one Lua step)--> queued + fates + card closed; the card shows who
+    poller --RedisReviewInbox.submit()--> card + inbox --ReviewDesk.run()--> card in review_chat
+    button --store.decisions (one Lua step)--> queued + fates + card closed --> card shows who
 
 Everything lives in Redis: a card posted before a restart still works after it, and scheduled
 pieces are published by whichever replica's decision step finds them due first. A decision
@@ -15,6 +15,7 @@ Undecided cards never expire; owners are told once when one waits longer than
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import html
 import json
@@ -51,6 +52,7 @@ logger = logging.getLogger(__name__)
 INBOX_LEASE_S = 60
 CARD_LEASE_S = 30.0     # a decided card not updated after this long is updated by the desk
 OPEN_STATES = ("open", "scheduled")
+DECIDABLE = ("new", *OPEN_STATES)   # a press may come before the desk has marked the card open
 _TAG = re.compile(r"<[^>]*>")
 
 # Leases due inbox entries to one replica: their score moves past the lease while it posts the
@@ -63,10 +65,14 @@ for _, card in ipairs(due) do redis.call('ZADD', KEYS[1], now + lease, card) end
 return due
 """
 
-# The card is in review_chat: open it for decisions (unless it was withdrawn meanwhile).
+# The card is in review_chat: note where, and open it for decisions (an editor quick enough to
+# decide before this ran has decided already; a withdrawn piece has no record left).
 _OPENED_LUA = """
-if redis.call('HGET', KEYS[1], 'state') ~= 'new' then return 0 end
-redis.call('HSET', KEYS[1], 'state', 'open', 'card_chat', ARGV[1], 'card_message', ARGV[2])
+local state = redis.call('HGET', KEYS[1], 'state')
+if not state then return 0 end
+redis.call('HSET', KEYS[1], 'card_chat', ARGV[1], 'card_message', ARGV[2])
+if state ~= 'new' then return 0 end
+redis.call('HSET', KEYS[1], 'state', 'open')
 redis.call('PERSIST', KEYS[1])
 return 1
 """
@@ -139,13 +145,14 @@ class ReviewDesk:
                 await self.show_unshown(bot)
                 await self.check_stale()
             except (RedisError, OSError) as exc:
+                # Nothing is half done: each decision is one step, retried next round.
+                self.stats["redis_errors"] += 1
                 logger.warning("review desk: Redis unreachable (%s)", exc)
             except Exception:  # the desk must outlive any one bad card
                 logger.exception("review desk round failed")
-            try:
+            self.stats["rounds"] += 1
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), self.poll_s)
-            except TimeoutError:
-                pass
 
     async def post_new_cards(self, bot: Bot) -> int:
         if self.review_chat is None:
@@ -211,7 +218,9 @@ class ReviewDesk:
             post = html.escape(f"{article.title}\n{article.url}\n({exc.reason})", quote=False)
         combined = f"{status}\n\n{post}"
         if len(html.unescape(_strip_tags(combined))) > 4096:
-            return f"{status}\n\n{html.escape(article.title, quote=False)}\n{html.escape(article.url, quote=False)}"
+            title, url = html.escape(article.title, quote=False), html.escape(article.url,
+                                                                            quote=False)
+            return f"{status}\n\n{title}\n{url}"
         return combined
 
     def buttons(self, card: str, *, scheduled: bool = False) -> InlineKeyboardMarkup:
@@ -274,7 +283,7 @@ class ReviewDesk:
                  for chat in targets.gone]
         fates += [ChatFate(chat, "skipped", UNRENDERABLE, reason) for chat, reason in failed]
         return await self.decisions.decide(keys.bot_review(card), Decision(
-            expected=("scheduled",) if scheduled else OPEN_STATES, state="published",
+            expected=("scheduled",) if scheduled else DECIDABLE, state="published",
             user_id=user_id, name=name, url=article.url, uid=article.uid,
             identities=tuple(article.identity_keys or (article.uid,)), deliveries=tuple(made),
             paused=targets.paused, fates=tuple(fates),
@@ -288,7 +297,7 @@ class ReviewDesk:
         article = self.article(record)
         fates = tuple(ChatFate(chat, "skipped", REJECTED, name) for chat in self._chats(record))
         return await self.decisions.decide(keys.bot_review(card), Decision(
-            expected=OPEN_STATES, state="rejected", user_id=user_id, name=name, url=article.url,
+            expected=DECIDABLE, state="rejected", user_id=user_id, name=name, url=article.url,
             uid=article.uid, fates=fates, feed_url=record.get("feed_url", ""),
             feed_id=record.get("feed_id", ""), card=card, ttl_s=keys.REVIEW_TTL_S))
 
@@ -338,9 +347,9 @@ class ReviewDesk:
     async def show_decided(self, bot: Bot, card: str) -> bool:
         """Update the card to show its decision; True once it does (or there is no card)."""
         record = await self.redis.hgetall(keys.bot_review(card))
-        if record.get("state") in ("published", "rejected"):
-            if not await self.refresh_card(bot, card, self.decided_status(record), None):
-                return False
+        if record.get("state") in ("published", "rejected") and not await self.refresh_card(
+                bot, card, self.decided_status(record), None):
+            return False
         await self.decisions.shown(card)
         return True
 
