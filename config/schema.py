@@ -96,6 +96,8 @@ def format_duration(seconds: float) -> str:
 
 Interval = Annotated[float, BeforeValidator(parse_interval)]
 
+REVIEW_STALE_AFTER_S = 3 * 86_400.0
+
 
 def normalise_chat(value: Any) -> str:
     """Chats are kept as strings: `@username` or a numeric id like `-1001234567890`."""
@@ -267,6 +269,8 @@ class BotConfig(_Strict):
     editors: tuple[int, ...] = ()
     channels: tuple[ChannelConfig, ...] = ()
     review_chat: Chat | None = None
+    # Owners are told (once) when a piece has waited this long for an editor's decision.
+    review_stale_after: Duration = REVIEW_STALE_AFTER_S
     allow_networks: tuple[str, ...] = ()
     feeds: tuple[FeedConfig, ...] = ()
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import html
 import time
 
-from config.schema import BotConfig, FeedConfig
+from config.schema import BotConfig, FeedConfig, format_duration
 from feeds.schedule import HealthEvent
 from guards.urls import display_url, mask_urls_in_text
 from model.article import feed_id_for
@@ -34,6 +34,15 @@ def notice_html(feed: FeedConfig, event: HealthEvent, reason: str) -> str:
         reason = mask_urls_in_text(reason)[:300]
         lines.append(f"{RLM}السبب / reason: {html.escape(reason, quote=False)}")
     return "\n".join(lines)
+
+
+def review_stale_html(count: int, age_s: float) -> str:
+    """Owners' notice: pieces have waited for an editor's decision longer than `age_s`."""
+    age = f"\u2066{format_duration(age_s)}\u2069"
+    return (f"<b>⏳ {RLM}مقالات تنتظر قرار المحررين في مجموعة المراجعة منذ أكثر من {age}: "
+            f"{count}</b>\n"
+            f"{count} piece(s) in the review inbox have waited longer than {age} for an "
+            f"editor's decision; they are kept until an editor publishes or rejects them.")
 
 
 class OwnerNotices:

@@ -80,7 +80,7 @@ def held() -> str:
 
 AUDIT_KEEP = 1_000                # audit entries kept (newest first)
 PENDING_TTL_S = 2 * 86_400        # an unanswered /push preview or /addfeed question lives this long
-REVIEW_TTL_S = 30 * 86_400        # a review card's data lives this long after its last change
+REVIEW_TTL_S = 30 * 86_400        # a decided review card's data lives this long (open ones: no expiry)
 
 
 def bot_editors() -> str:
@@ -162,6 +162,25 @@ def bot_review(card: str) -> str:
 def bot_review_schedule() -> str:
     """ZSET review card -> unix time it is to be published."""
     return f"{PREFIX}:bot:review:schedule"
+
+
+# The indexes below sit beside, not under, `bot:review:` (whose keys are the cards and their
+# queues), so a listing of the cards stays a listing of the cards.
+def bot_review_open() -> str:
+    """ZSET review card -> time it was made, for every piece still waiting for a decision (its
+    age is what owners are told about)."""
+    return f"{PREFIX}:bot:review_open"
+
+
+def bot_review_unshown() -> str:
+    """ZSET review card -> time it was decided, until its card in review_chat shows the
+    decision (a card Telegram did not let us edit is tried again)."""
+    return f"{PREFIX}:bot:review_unshown"
+
+
+def bot_review_stale_notice() -> str:
+    """STRING the card owners were last told about as too old (deleted when none is)."""
+    return f"{PREFIX}:bot:review_stale_notice"
 
 
 def bot_review_awaiting_edit(chat: str, message_id: int) -> str:

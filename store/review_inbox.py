@@ -1,5 +1,6 @@
 """The editors' review inbox: a card per piece of a review-mode feed, made before the piece is
-marked seen, and taken back when marking seen shows it was known after all."""
+marked seen, and taken back when marking seen shows it was known after all. The piece's fate
+(held: waiting for review) is recorded by the poller's queue step, not here (once)."""
 from __future__ import annotations
 
 import hashlib
@@ -12,14 +13,16 @@ from config.schema import FeedConfig
 from model.article import Article, article_to_json
 from store import keys
 
-# Makes a piece's card and puts it in the inbox, unless the piece has a card already (then
-# nothing changes: a card an editor already handled is not reopened). 1 when it was made.
-# KEYS: card, inbox. ARGV: ttl, now, card id, then the card's fields and values.
+# Makes a piece's card and puts it in the inbox and the open index, unless the piece has a card
+# already (then nothing changes: a card an editor already handled is not reopened). 1 when it
+# was made. An undecided card has no expiry (the decision sets one): a piece waiting for
+# editors is never lost to a TTL; owners are told instead when it waits too long.
+# KEYS: card, inbox, open index. ARGV: now, card id, then the card's fields and values.
 _SUBMIT_LUA = """
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 4))
-redis.call('EXPIRE', KEYS[1], tonumber(ARGV[1]))
-redis.call('ZADD', KEYS[2], tonumber(ARGV[2]), ARGV[3])
+redis.call('HSET', KEYS[1], unpack(ARGV, 3))
+redis.call('ZADD', KEYS[2], tonumber(ARGV[1]), ARGV[2])
+redis.call('ZADD', KEYS[3], tonumber(ARGV[1]), ARGV[2])
 return 1
 """
 
@@ -28,6 +31,7 @@ _WITHDRAW_LUA = """
 if redis.call('HGET', KEYS[1], 'state') ~= 'new' then return 0 end
 redis.call('DEL', KEYS[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('ZREM', KEYS[3], ARGV[1])
 return 1
 """
 
@@ -63,14 +67,15 @@ class RedisReviewInbox:
                   "article": article_to_json(article), "targets": json.dumps(targets),
                   "created": now}
         made = await self._submit(
-            keys=[keys.bot_review(card), keys.bot_review_inbox()],
-            args=[keys.REVIEW_TTL_S, now, card,
+            keys=[keys.bot_review(card), keys.bot_review_inbox(), keys.bot_review_open()],
+            args=[now, card,
                   *(str(x) for pair in fields.items() for x in pair)])
         return card, bool(made)
 
     async def withdraw(self, feed_id: str, article: Article) -> None:
         card = review_card_id(feed_id, article.uid)
-        await self._withdraw(keys=[keys.bot_review(card), keys.bot_review_inbox()], args=[card])
+        await self._withdraw(keys=[keys.bot_review(card), keys.bot_review_inbox(),
+                                   keys.bot_review_open()], args=[card])
 
 
 async def submit_for_review(redis: aioredis.Redis, feed: FeedConfig, feed_id: str,

@@ -4,7 +4,9 @@ post exactly as it will appear with buttons to publish to each channel, to all, 
 Callback data: ``p:<token>:t:<index>`` (one channel), ``p:<token>:a`` (all),
 ``p:<token>:f`` (publish anyway where it was posted already), ``p:<token>:c`` (cancel).
 The token names a Redis hash holding the article and the target chats; nothing a user typed is
-in the callback data.
+in the callback data. Publishing is one step (store.decisions): the preview's state moves and
+the posts are queued together, so a failure leaves it open to press again, never "published"
+with nothing sent.
 """
 from __future__ import annotations
 
@@ -39,6 +41,7 @@ from config.schema import ChannelConfig
 from model.article import Article, article_from_json, article_to_json
 from model.errors import FetchError, FetchErrorKind
 from store import keys
+from store.decisions import WON, Decision
 
 logger = logging.getLogger(__name__)
 
@@ -227,7 +230,7 @@ async def push_pressed(update: Update, context: NashirContext) -> None:
     if action == "c":
         won = await data.pending.claim(key, ["open", "dup"], "cancelled", uid)
         if won != Claim.WON:
-            await _already(update, t, record)
+            await _already(update, t, (await data.pending.get(key)).get("state", ""))
             return
         await data.audit.record(uid, name, "push.cancel", article.url)
         await answer(update, t("Cancelled."))
@@ -244,69 +247,74 @@ async def push_pressed(update: Update, context: NashirContext) -> None:
                 return
         else:
             targets = chats
-        won = await data.pending.claim(key, ["open"], "publishing", uid)
-        if won != Claim.WON:
-            await _already(update, t, record)
-            return
         channels, missing = await _channels(context, targets)
-        result = await data.publisher.publish(article, channels)
+        made, failed = data.publisher.deliveries(article, channels)
+        decided = await data.review.decisions.decide(key, Decision(
+            expected=("open",), state="published", dup_state="dup", empty_state="failed",
+            user_id=uid, name=name, url=article.url, uid=article.uid,
+            identities=tuple(article.identity_keys or (article.uid,)), deliveries=tuple(made),
+            failed=tuple(missing) + tuple(chat for chat, _ in failed)))
+        if decided.result != WON:
+            await _already(update, t, decided.state or record.get("state", ""))
+            return
         await data.audit.record(uid, name, "push.publish",
-                                f"{article.url} -> {', '.join(result.queued) or '-'}"
-                                + (f" (already there: {', '.join(result.duplicates)})"
-                                   if result.duplicates else ""))
+                                f"{article.url} -> {', '.join(decided.queued) or '-'}"
+                                + (f" (already there: {', '.join(decided.duplicates)})"
+                                   if decided.duplicates else ""))
         lines = []
-        if result.queued:
+        if decided.queued:
             lines.append(t("✅ Published to {chats} at {time} by {name}.",
-                           chats=", ".join(result.queued), time=local_time(context, now),
+                           chats=", ".join(decided.queued), time=local_time(context, now),
                            name=name))
-        for chat, reason in result.failed:
+        for chat, reason in failed:
             lines.append(t("Not posted to {chat}: {reason}", chat=chat, reason=reason))
         for chat in missing:
             lines.append(t("The channel {chat} is gone or paused; nothing was sent there.",
                            chat=chat))
         markup = None
-        if result.duplicates:
-            await data.pending.update(key, {"state": "dup",
-                                            "dup_chats": json.dumps(list(result.duplicates))})
+        if decided.duplicates:
             lines.append(t("⚠️ Already posted in {chats}. Publish it again anyway?",
-                           chats=", ".join(result.duplicates)))
+                           chats=", ".join(decided.duplicates)))
             markup = InlineKeyboardMarkup([
                 [InlineKeyboardButton(t.button("Publish anyway"), callback_data=f"p:{token}:f")],
                 [InlineKeyboardButton(t.button("Cancel"), callback_data=f"p:{token}:c")],
             ])
             await answer(update, t("Already posted there."))
         else:
-            await data.pending.update(key, {"state": "published" if result.queued else "failed"})
-            await answer(update, t("Published.") if result.queued else t("Nothing was sent."))
+            await answer(update, t("Published.") if decided.queued else t("Nothing was sent."))
         await _show_outcome(context, record, message, Html("\n".join(lines)), markup)
         return
 
     if action == "f":
-        won = await data.pending.claim(key, ["dup"], "publishing", uid)
-        if won != Claim.WON:
-            await _already(update, t, record)
-            return
-        dup_chats = json.loads(record.get("dup_chats") or "[]")
+        # The chats that had it, as the first decision recorded them (the same step).
+        dup_chats = json.loads(record.get("duplicates") or "[]")
         channels, missing = await _channels(context, dup_chats)
-        result = await data.publisher.publish_anyway(article, channels)
-        await data.pending.update(key, {"state": "published"})
+        made, failed = data.publisher.deliveries(article, channels)
+        decided = await data.review.decisions.decide(key, Decision(
+            expected=("dup",), state="published", empty_state="failed", user_id=uid,
+            name=name, url=article.url, uid=article.uid,
+            identities=tuple(article.identity_keys or (article.uid,)),
+            deliveries=tuple(data.publisher.again(made)), force=True,
+            failed=tuple(missing) + tuple(chat for chat, _ in failed)))
+        if decided.result != WON:
+            await _already(update, t, decided.state or record.get("state", ""))
+            return
         lines = [t("✅ Published again to {chats} at {time} by {name}.",
-                   chats=", ".join(result.queued) or "-", time=local_time(context, now),
+                   chats=", ".join(decided.queued) or "-", time=local_time(context, now),
                    name=name)]
         for chat in missing:
             lines.append(t("The channel {chat} is gone or paused; nothing was sent there.",
                            chat=chat))
         await data.audit.record(uid, name, "push.publish_anyway",
-                                f"{article.url} -> {', '.join(result.queued)}")
+                                f"{article.url} -> {', '.join(decided.queued)}")
         await answer(update, t("Published."))
         await _show_outcome(context, record, message, Html("\n".join(lines)))
         return
     await answer(update, t("This button no longer works."))
 
 
-async def _already(update: Update, t: Translator, record: dict[str, str]) -> None:
-    state = record.get("state", "")
-    if state in ("published", "publishing"):
+async def _already(update: Update, t: Translator, state: str) -> None:
+    if state == "published":
         text = t("This preview was already published.")
     elif state == "cancelled":
         text = t("This preview was cancelled.")

@@ -14,12 +14,14 @@ from telegram.error import TelegramError
 from bot.context import NashirContext
 from bot.handlers.common import answer, editor_button, is_editor, reply, translator_for, user_label
 from bot.handlers.errors import stray_text
-from bot.pending import Claim
+from bot.review import OPEN_STATES
 from store import keys
+from store.decisions import GONE, LOST, WON, Decided
 
 logger = logging.getLogger(__name__)
 
 MAX_EXCERPT_CHARS = 1500
+PROMPT = "prompt:"   # marks an edit prompt's card id (older cards mapped their own message too)
 
 
 async def card_pressed(update: Update, context: NashirContext) -> None:
@@ -43,20 +45,19 @@ async def card_pressed(update: Update, context: NashirContext) -> None:
     url = desk._url(record)  # noqa: SLF001 - same package
 
     if action == "p":
-        if not await _decide(update, context, card, record, "publishing", uid, name):
+        decided = await desk.decide_publish(card, record, uid, name)
+        if decided.result != WON:
+            await _decided(update, context, decided)
             return
-        queued, duplicates, failed = await desk.publish(card, record)
-        await context.data.redis.hset(key, "state", "published")
         await answer(update, t("Published."))
         await context.data.audit.record(uid, name, "review.publish",
-                                        f"{url} -> {', '.join(queued) or '-'}")
-        status = await desk.outcome_status(queued, duplicates, failed, name, desk.local(now))
-        await desk.refresh_card(context.bot, card, status, None)
+                                        f"{url} -> {', '.join(decided.queued) or '-'}")
+        await desk.show_decided(context.bot, card)
         return
 
     if action == "s" and len(parts) == 3:
         if record.get("state") not in ("open",):
-            await _decided(update, context, record)
+            await _decided(update, context, _as_decided(record))
             return
         await answer(update, t("Choose when to publish."))
         await _markup(query.message, desk.schedule_buttons(card))
@@ -67,10 +68,10 @@ async def card_pressed(update: Update, context: NashirContext) -> None:
         if when is None:
             await answer(update, t("This button no longer works."))
             return
-        if not await _claim(update, context, key, record, ["open"], "scheduled", uid, name):
+        decided = await desk.decisions.schedule(card, when, uid, name)
+        if decided.result != WON:
+            await _decided(update, context, decided)
             return
-        await context.data.redis.hset(key, "scheduled_for", when)
-        await context.data.redis.zadd(keys.bot_review_schedule(), {card: when})
         await context.data.audit.record(uid, name, "review.schedule",
                                         f"{url} at {desk.local(when)}")
         await answer(update, t("Scheduled."))
@@ -81,9 +82,10 @@ async def card_pressed(update: Update, context: NashirContext) -> None:
         return
 
     if action == "u":
-        if not await _claim(update, context, key, record, ["scheduled"], "open", uid):
+        decided = await desk.decisions.unschedule(card, uid, name)
+        if decided.result != WON:
+            await _decided(update, context, decided)
             return
-        await context.data.redis.zrem(keys.bot_review_schedule(), card)
         await context.data.audit.record(uid, name, "review.unschedule", url)
         await answer(update, t("Unscheduled."))
         await desk.refresh_card(context.bot, card,
@@ -100,18 +102,18 @@ async def card_pressed(update: Update, context: NashirContext) -> None:
         return
 
     if action == "x":
-        if not await _decide(update, context, card, record, "rejected", uid, name):
+        decided = await desk.decide_reject(card, record, uid, name)
+        if decided.result != WON:
+            await _decided(update, context, decided)
             return
         await context.data.audit.record(uid, name, "review.reject", url)
         await answer(update, t("Rejected."))
-        await desk.refresh_card(context.bot, card,
-                                desk.t("✖️ Rejected by {who} at {time}.", who=name,
-                                       time=desk.local(now)), None)
+        await desk.show_decided(context.bot, card)
         return
 
     if action == "e":
-        if record.get("state") not in ("open", "scheduled"):
-            await _decided(update, context, record)
+        if record.get("state") not in OPEN_STATES:
+            await _decided(update, context, _as_decided(record))
             return
         await answer(update, t("Reply with the new excerpt."))
         chat = update.effective_chat
@@ -124,43 +126,28 @@ async def card_pressed(update: Update, context: NashirContext) -> None:
             reply_markup=ForceReply(selective=True))
         await context.data.redis.set(keys.bot_review_awaiting_edit(str(chat.id),
                                                                    prompt.message_id),
-                                     card, ex=keys.REVIEW_TTL_S)
+                                     PROMPT + card, ex=keys.REVIEW_TTL_S)
         return
     await answer(update, t("This button no longer works."))
 
 
-async def _claim(update: Update, context: NashirContext, key: str, record: dict[str, str],
-                 expected: list[str], new_state: str, uid: int, name: str = "") -> bool:
-    """Move the card from one of the `expected` states to `new_state`; False when another
-    press was first (this user is then told who decided: the winner's name is written in the
-    same step as its state, so the record read after losing names it)."""
-    if await context.data.pending.claim(key, expected, new_state, uid, name) == Claim.WON:
-        return True
-    await _decided(update, context, await context.data.pending.get(key) or record)
-    return False
+def _as_decided(record: dict[str, str]) -> Decided:
+    who = record.get("decided_name") or record.get("decided_by") or ""
+    return Decided(LOST, record.get("state", ""), who)
 
 
-async def _decide(update: Update, context: NashirContext, card: str, record: dict[str, str],
-                  new_state: str, uid: int, name: str) -> bool:
-    """Publish or reject: claim an open or scheduled card for `new_state`, take it off the
-    schedule and record who decided; False when another press was first."""
-    key = keys.bot_review(card)
-    if not await _claim(update, context, key, record, ["open", "scheduled"], new_state, uid,
-                        name):
-        return False
-    await context.data.redis.zrem(keys.bot_review_schedule(), card)
-    return True
-
-
-async def _decided(update: Update, context: NashirContext, record: dict[str, str]) -> None:
+async def _decided(update: Update, context: NashirContext, decided: Decided) -> None:
+    """Tell a press that came too late what was decided and by whom (the decision step that
+    refused this press read both, in the same step)."""
     t = await translator_for(update, context)
-    who = record.get("decided_name") or record.get("decided_by") or "?"
-    state = record.get("state", "")
-    if state in ("published", "publishing"):
+    who = decided.who or "?"
+    if decided.result == GONE:
+        text = t("This card has expired.")
+    elif decided.state == "published":
         text = t("Already published by {who}.", who=who)
-    elif state == "rejected":
+    elif decided.state == "rejected":
         text = t("Already rejected by {who}.", who=who)
-    elif state == "scheduled":
+    elif decided.state == "scheduled":
         text = t("Already scheduled by {who}.", who=who)
     else:
         text = t("Someone else decided first.")
@@ -177,16 +164,19 @@ async def _markup(message: object, markup: object) -> None:
 
 
 async def reply_received(update: Update, context: NashirContext) -> None:
-    """A reply to a review card or to its excerpt prompt: the new excerpt."""
+    """A reply to a card's excerpt prompt: the new excerpt."""
     message = update.message
     chat = update.effective_chat
     if message is None or chat is None or message.reply_to_message is None:
         return
-    card = await context.data.redis.get(
+    awaited = await context.data.redis.get(
         keys.bot_review_awaiting_edit(str(chat.id), message.reply_to_message.message_id))
-    if card is None:
+    # Only a reply to the bot's edit prompt is a new excerpt: a reply to the card itself (or
+    # to anything else) is editors talking, and changes nothing.
+    if awaited is None or not awaited.startswith(PROMPT):
         await stray_text(update, context)
         return
+    card = awaited[len(PROMPT):]
     t = await translator_for(update, context)
     if not await is_editor(update, context):
         await reply(update, t("Sorry, this is for the publication's editors. "
