@@ -46,7 +46,7 @@ from delivery.queue_scripts import (
     Arg,
 )
 from delivery.ratelimit import RateLimits, limit_args, limit_keys
-from model.delivery import EDIT_CAPTION, EDIT_TEXT, Delivery, Posted, SentRecord
+from model.delivery import EDIT_CAPTION, EDIT_RICH, EDIT_TEXT, Delivery, Posted, SentRecord
 from store import keys
 
 POSTS_LOG_KEEP = 200
@@ -267,9 +267,11 @@ class DeliveryQueue:
     # -- edits --------------------------------------------------------------------------------
     async def queue_edit(self, chat: str, uid: str, html: str, *, url: str = "",
                          article_time: float = 0.0, preview_url: str | None = None,
-                         language: str = "ar", feed_id: str = "", priority: int = 0) -> bool:
+                         language: str = "ar", feed_id: str = "", priority: int = 0,
+                         rich: str = "") -> bool:
         """Queue an edit of the message posted for (chat, article), found through its sent
-        record. False when the article was never posted there (nothing to edit)."""
+        record. False when the article was never posted there (nothing to edit). `rich`: the
+        new rich message (JSON), for a message that went out as one."""
         record = await self.sent_record(chat, uid)
         if record is None:
             return False
@@ -277,8 +279,8 @@ class DeliveryQueue:
             chat=record.chat, uid=uid, url=url, html=html, feed_id=feed_id,
             preview_url=preview_url, language=language, article_time=article_time,
             queued_at=time.time(), priority=priority,
-            kind=EDIT_CAPTION if record.media == "photo" else EDIT_TEXT,
-            message_id=record.message_id)
+            kind=_edit_kind(record.media), message_id=record.message_id,
+            rich=rich if record.media == "rich" else "")
         await self.push(delivery)
         return True
 
@@ -369,3 +371,8 @@ class DeliveryQueue:
 
     async def held_count(self) -> int:
         return int(await self.redis.xlen(keys.held()))
+
+
+def _edit_kind(media: str) -> str:
+    """How a message of this kind is edited (a rich message that fell back went as text)."""
+    return {"photo": EDIT_CAPTION, "rich": EDIT_RICH}.get(media, EDIT_TEXT)

@@ -58,8 +58,11 @@ REVIEW = "review"                    # held: waiting for an editor's decision
 PAUSED = "paused"                    # held: the channel is paused; posted when it resumes
 BLOCKED = "blocked"                  # held: the bot cannot post there (detail: Telegram's words)
 REFUSED = "refused"                  # failed: Telegram refused this post (detail: its words)
+RICH = "rich"                        # posted as a rich message (detail: its body was the feed's)
+RICH_FALLBACK = "rich_fallback"      # posted as the HTML summary: Telegram refused the rich message
 REASONS = (FIRST_RUN, FILTER_INCLUDE, FILTER_EXCLUDE, DUPLICATE_LINK, DUPLICATE_STORY,
-           UNRENDERABLE, CHANNEL_GONE, REJECTED, REVIEW, PAUSED, BLOCKED, REFUSED)
+           UNRENDERABLE, CHANNEL_GONE, REJECTED, REVIEW, PAUSED, BLOCKED, REFUSED, RICH,
+           RICH_FALLBACK)
 
 FATE_TTL_S = 30 * 86_400         # an article's fates are kept this long after the last change
 COUNT_TTL_S = 3 * 86_400         # hourly counts kept this long ("today" in any time zone)
