@@ -81,8 +81,8 @@ class ChatNotifier(OwnerNotices):
 
     async def rich_refused(self, chat: str, kind: str, reason: str, url: str) -> None:
         """delivery.rich_transport's hook: the chat gets summaries instead of rich messages."""
-        await self.send(f"rich:{chat}:{kind}", rich_refused_html(chat, kind, reason, url),
-                        display_url(url))
+        # No `url` on the notice: it would be recorded among the article's own fates.
+        await self.send(f"rich:{chat}:{kind}", rich_refused_html(chat, kind, reason, url))
 
 
 _RICH_KIND = {
