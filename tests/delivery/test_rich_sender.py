@@ -13,6 +13,7 @@ from dataclasses import replace
 import pytest
 import redis.asyncio as aioredis
 
+from bot.why import why
 from config.schema import BotConfig
 from delivery.queue import DeliveryQueue
 from delivery.rich_transport import RichTransport
@@ -28,7 +29,7 @@ from store import fates, keys, rich_memory
 from store.fates import Fate, Fates
 from store.redis_store import Store
 from tests.delivery.conftest import TOKEN, queue_all, running, wait_until
-from tests.formatters.conftest import FIRST_SEEN, article, channel, seed_html
+from tests.formatters.conftest import FIRST_SEEN, article, channel, seed_html, strip_marks
 
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
 
@@ -148,6 +149,11 @@ async def test_older_server_gets_the_summary_owners_told_once_next_goes_straight
         assert "unsupported" in record.detail
     stats = sender.transport.stats  # type: ignore[attr-defined]
     assert (stats.fallbacks["unsupported"], stats.fallbacks["remembered"]) == (1, 1)
+    for lang, words in (("en", "as the HTML summary: Telegram refused the rich message"),
+                        ("ar", "ملخصاً بصيغة HTML: رفض تيليجرام الرسالة الغنية")):
+        answer = await why(redis, CONFIG, second.url, lang)
+        lines = [strip_marks(line) for line in answer.lines]
+        assert any(words in line and "unsupported" in line for line in lines), lines
     # The summary went as an ordinary post: a later change edits it as text.
     record = await sender.queue.sent_record(str(CHANNEL), first.uid)
     assert record is not None and record.media == "text"
