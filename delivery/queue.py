@@ -217,6 +217,8 @@ class DeliveryQueue:
                 "chat": delivery.chat, "url": delivery.url, "html": delivery.html,
                 "time": time.time(), "message_id": posted.message_id,
                 "language": delivery.language, "kind": delivery.kind,
+                # a rich message as sent (the status page draws it); "" for summaries
+                "rich": delivery.rich if posted.media == "rich" else "",
             }, ensure_ascii=False)
         present, maybe = await self._complete(
             keys=self._keys(keys.sent(delivery.chat, delivery.uid),

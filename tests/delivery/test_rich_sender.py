@@ -5,6 +5,7 @@ the chat remembered, and no loss or second copy across a worker restart."""
 from __future__ import annotations
 
 import html
+import io
 import json
 import time
 from collections.abc import AsyncIterator
@@ -15,6 +16,7 @@ import redis.asyncio as aioredis
 
 from bot.why import why
 from config.schema import BotConfig
+from delivery.preview import PreviewTransport
 from delivery.queue import DeliveryQueue
 from delivery.rich_transport import RichTransport
 from delivery.sender import Sender
@@ -23,6 +25,8 @@ from formatters.post import render_post
 from formatters.rich import CONTINUE_LABEL, READ_LABEL, build_rich
 from model.delivery import EDIT_RICH, Delivery
 from ops.notices import ChatNotifier
+from ops.status_data import RedisStatusSource
+from ops.status_page import render_status_page
 from pipeline.render import rich_json
 from sandbox.telegram_api import FakeTelegram
 from store import fates, keys, rich_memory
@@ -241,3 +245,32 @@ async def test_edit_queued_for_a_rich_message_is_an_edit_rich(redis: aioredis.Re
     queued = Delivery.from_fields(fields)
     assert (queued.kind, queued.message_id, queued.rich) == (EDIT_RICH, 5, '{"blocks":[]}')
     assert replace(queued, rich="").is_edit
+
+
+async def test_status_page_and_dry_run_preview_draw_the_rich_message(
+        redis: aioredis.Redis, tg: FakeTelegram, bot_factory, tmp_path) -> None:
+    """The status page's last posts show the rich message as sent (right to left, heading,
+    pull quote, footer, button); the dry-run preview page draws a rich delivery the same way;
+    a summary that fell back is shown as the summary."""
+    delivery = rich_delivery(CHANNEL, 1)
+    sender = await sender_for(redis, tg, bot_factory)
+    await queue_all(sender.queue, [delivery])
+    async with running(sender):
+        await tg.wait_for_messages(1, chat=CHANNEL)
+        await wait_until(lambda: _recorded(sender.queue, delivery), what="the sent record")
+    snap = await RedisStatusSource(redis, CONFIG, dry_run=False).snapshot()
+    [post] = snap.posts
+    assert post.rich is not None and post.rich["blocks"] == json.loads(delivery.rich)["blocks"]
+    page = render_status_page(snap)
+    preview = PreviewTransport(tmp_path, io.StringIO())
+    await preview.send(delivery)
+    await preview.send(replace(delivery, rich="", uid="summary"))
+    drawn = (tmp_path / "index.html").read_text(encoding="utf-8")
+    for shown in (page, drawn):
+        article_html = shown[shown.index('<article class="rich" dir="rtl">'):]
+        assert "<h1>" in article_html and '<aside class="pullquote">' in article_html
+        assert "<footer>" in article_html and '<nav class="buttons">' in article_html
+        assert 'href="https://example.org/analysis/1"' in article_html
+    assert drawn.count('<article class="rich"') == 1     # the summary is drawn as a post
+    record = json.loads((tmp_path / "posts.jsonl").read_text().splitlines()[0])
+    assert record["html"] == delivery.html and record["rich"]["is_rtl"] is True
