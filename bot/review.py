@@ -25,6 +25,7 @@ from telegram.error import TelegramError
 
 from bot.i18n import Html, Translator, translator
 from bot.pending import Claim
+from bot.rich_note import rich_note
 from config.schema import ChannelConfig
 from model.article import Article, article_from_json
 from store import keys
@@ -159,11 +160,13 @@ class ReviewDesk:
         channels, _, _ = await self.channels(record)
         article = self.article(record)
         channel = channels[0] if channels else ChannelConfig(chat="@preview")
+        now = datetime.now(UTC)
         try:
-            post = self.data.publisher.render(article, channel, datetime.now(UTC)).html
+            post = self.data.publisher.render(article, channel, now).html
         except UnrenderableArticle as exc:
             post = html.escape(f"{article.title}\n{article.url}\n({exc.reason})", quote=False)
-        combined = f"{status}\n\n{post}"
+        note = rich_note(self.t, self.data.publisher, article, channels, now)
+        combined = f"{status}\n\n{note}\n\n{post}" if note else f"{status}\n\n{post}"
         if len(html.unescape(_strip_tags(combined))) > 4096:
             return f"{status}\n\n{html.escape(article.title, quote=False)}\n{html.escape(article.url, quote=False)}"
         return combined
