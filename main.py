@@ -66,6 +66,7 @@ async def open_runtime(settings: Settings, config: BotConfig, redis_url: str,
                        *, consumer: str) -> AsyncIterator[Runtime]:
     from delivery.preview import PreviewTransport
     from delivery.queue import DeliveryQueue
+    from delivery.rich_transport import RichTransport
     from delivery.transport import TelegramTransport
     from feeds.fetcher import Fetcher, FetchLimits, make_session
     from store.redis_store import Store, connect
@@ -87,7 +88,9 @@ async def open_runtime(settings: Settings, config: BotConfig, redis_url: str,
             bot = make_bot(settings.token or "", settings.api_url)
             await bot.initialize()
             stack.push_async_callback(bot.shutdown)
-            transport = TelegramTransport(bot, allow_networks=config.allow_networks)
+            transport = RichTransport(
+                TelegramTransport(bot, allow_networks=config.allow_networks), redis,
+                server=settings.api_url)
             stack.push_async_callback(transport.aclose)
         yield Runtime(settings, config, Store(redis), DeliveryQueue(redis, consumer),
                       Fetcher(session, limits), transport, bot)
@@ -149,6 +152,8 @@ def make_sender(settings: Settings, config: BotConfig, rt: Runtime,
     from store.subscriptions import forget_chat
 
     notices = ChatNotifier(config, rt.store)
+    if hasattr(rt.transport, "on_fallback"):  # the rich transport: owners hear of refusals
+        rt.transport.on_fallback = notices.rich_refused
 
     async def user_blocked(chat: str) -> None:
         await forget_chat(rt.store.redis, chat)
@@ -242,6 +247,7 @@ async def cmd_run(settings: Settings, config: BotConfig, redis_url: str,
                                  on_poll=guide.watching(metrics.record_poll),
                                  parse_workers=1 if (os.cpu_count() or 1) > 1 else 0)
             reloader.add(apply_to_poller(poller))
+            metrics.attach_rich_pages(poller)
             tasks.append(asyncio.create_task(poller.run(stop), name="poller"))
         if "sender" in roles:
             sender = make_sender(settings, config, rt, on_outcome=metrics.record_send)

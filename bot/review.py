@@ -33,6 +33,7 @@ from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, LinkPrevie
 from telegram.error import TelegramError
 
 from bot.i18n import Html, Translator, translator
+from bot.rich_note import rich_note
 from config.schema import ChannelConfig, format_duration
 from formatters.errors import UnrenderableArticle
 from model.article import Article, article_from_json
@@ -212,11 +213,13 @@ class ReviewDesk:
         channels = (await self.channels(record)).found
         article = self.article(record)
         channel = channels[0] if channels else ChannelConfig(chat="@preview")
+        now = datetime.now(UTC)
         try:
-            post = self.data.publisher.render(article, channel, datetime.now(UTC)).html
+            post = self.data.publisher.render(article, channel, now).html
         except UnrenderableArticle as exc:
             post = html.escape(f"{article.title}\n{article.url}\n({exc.reason})", quote=False)
-        combined = f"{status}\n\n{post}"
+        note = rich_note(self.t, self.data.publisher, article, channels, now)
+        combined = f"{status}\n\n{note}\n\n{post}" if note else f"{status}\n\n{post}"
         if len(html.unescape(_strip_tags(combined))) > 4096:
             title, url = html.escape(article.title, quote=False), html.escape(article.url,
                                                                             quote=False)

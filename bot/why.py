@@ -54,6 +54,14 @@ def explain_record(t: Translator, record: FateRecord, zone: ZoneInfo) -> str:
     when = _when(record.at, zone) if record.at else "?"
     chat, detail, reason = record.chat, record.detail, record.reason
     if record.fate is Fate.POSTED:
+        if reason == fates.RICH_FALLBACK:
+            return t("{chat}: posted at {time} (message {number}) as the HTML summary: "
+                     "Telegram refused the rich message ({detail}).", chat=chat, time=when,
+                     number=record.message_id or "?", detail=detail)
+        if reason == fates.RICH and detail:
+            return t("{chat}: posted at {time} (message {number}) as a rich message; "
+                     "{detail}.", chat=chat, time=when, number=record.message_id or "?",
+                     detail=detail)
         if record.message_id:
             return t("{chat}: posted at {time} (message {number}).", chat=chat, time=when,
                      number=record.message_id)

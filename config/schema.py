@@ -133,6 +133,9 @@ class ChannelConfig(_Strict):
     excerpt_chars: int = Field(default=450, ge=80, le=3500)
     hashtags: bool = True
     edit_on_change: bool = False         # edit the posted message when the article changes
+    # summary: the HTML post | rich: the whole piece as one Telegram rich message (Bot API
+    # 10.1+; docs/rich-messages.md), with the summary as the fallback
+    format: Literal["summary", "rich"] = "summary"
     paused: bool = False
 
     @model_validator(mode="before")

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from formatters.preview import post_lines_html
+from formatters.rich_html import RICH_STYLE, rich_message_html
 from formatters.telegram_html import html_to_plain
 from model.delivery import Delivery
 
@@ -34,6 +35,8 @@ main {{ max-width:560px; margin:0 auto; padding:12px }}
 .post p.gap {{ min-height:1em }}
 .time {{ color:#8a9aa6; font-size:12px; text-align:end; margin-top:4px }}
 .post img {{ max-width:100%; border-radius:8px }}
+.post.rich-post {{ white-space:normal; padding:0; background:none; box-shadow:none }}
+{rich_style}
 </style></head>
 <body><header>Nashir — dry-run preview ({count} posts, newest first)</header><main>
 {posts}
@@ -42,17 +45,24 @@ main {{ max-width:560px; margin:0 auto; padding:12px }}
 
 
 def post_as_html_block(chat: str, post_html: str, when: float, photo_url: str | None = None,
-                       tz: tzinfo | None = None) -> str:
+                       tz: tzinfo | None = None, rich: dict[str, Any] | None = None) -> str:
     """One post as a chat bubble. Each line is its own paragraph with dir=auto, the way
     Telegram's clients pick a direction per line from its first strong character. The time is
-    shown in `tz` (default: this machine's zone), with the zone's name."""
-    paragraphs = post_lines_html(post_html)
+    shown in `tz` (default: this machine's zone), with the zone's name. A rich message (`rich`:
+    its payload) is drawn as one (headings, quotes, photo, footer, button; right to left when
+    `is_rtl`) instead of the summary."""
+    if rich is not None:
+        paragraphs = rich_message_html(rich)
+        photo_url = None
+    else:
+        paragraphs = post_lines_html(post_html)
     image = f'<img src="{html.escape(photo_url)}" alt="">' if photo_url else ""
     moment = datetime.fromtimestamp(when, tz) if tz is not None else \
         datetime.fromtimestamp(when).astimezone()
     stamp = html.escape(moment.strftime("%Y-%m-%d %H:%M %Z"))
     return (f'<div class="chat">{html.escape(chat)}</div>'
-            f'<div class="post">{image}{paragraphs}<div class="time" dir="ltr">'
+            f'<div class="post{" rich-post" if rich is not None else ""}">{image}{paragraphs}'
+            f'<div class="time" dir="ltr">'
             f'<time datetime="{moment.isoformat()}">{stamp}</time></div></div>')
 
 
@@ -77,6 +87,8 @@ class PreviewTransport:
         record = {"chat": delivery.chat, "html": delivery.html, "url": delivery.url, "time": now}
         if delivery.photo_url:
             record["photo"] = delivery.photo_url
+        if delivery.rich:  # a rich channel: the message itself (`html` is its fallback)
+            record["rich"] = json.loads(delivery.rich)
         with self.jsonl.open("a", encoding="utf-8") as handle:
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")
         self._write_page(record)
@@ -113,10 +125,12 @@ class PreviewTransport:
         else:
             self._blocks.appendleft(_block(record))
         tmp = self.page.with_suffix(".tmp")
-        tmp.write_text(_PAGE.format(count=len(self._blocks), posts="\n".join(self._blocks)),
-                       encoding="utf-8")
+        tmp.write_text(_PAGE.format(count=len(self._blocks), posts="\n".join(self._blocks),
+                                    rich_style=RICH_STYLE), encoding="utf-8")
         tmp.replace(self.page)
 
 
 def _block(record: dict[str, Any]) -> str:
-    return post_as_html_block(record["chat"], record["html"], record["time"], record.get("photo"))
+    rich = record.get("rich")
+    return post_as_html_block(record["chat"], record["html"], record["time"], record.get("photo"),
+                              rich=rich if isinstance(rich, dict) else None)

@@ -52,7 +52,7 @@ from delivery.queue_scripts import (
     Arg,
 )
 from delivery.ratelimit import RateLimits, limit_args, limit_keys
-from model.delivery import EDIT_CAPTION, EDIT_TEXT, Delivery, Posted, SentRecord
+from model.delivery import EDIT_CAPTION, EDIT_RICH, EDIT_TEXT, Delivery, Posted, SentRecord
 from store import keys
 from store.fates import fates_key
 
@@ -245,6 +245,8 @@ class DeliveryQueue:
                 "chat": delivery.chat, "url": delivery.url, "html": delivery.html,
                 "time": time.time(), "message_id": posted.message_id,
                 "language": delivery.language, "kind": delivery.kind,
+                # a rich message as sent (the status page draws it); "" for summaries
+                "rich": delivery.rich if posted.media == "rich" else "",
             }, ensure_ascii=False)
         present, maybe = await self._complete(
             keys=self._keys(keys.sent(delivery.chat, delivery.uid),
@@ -302,9 +304,11 @@ class DeliveryQueue:
     # -- edits --------------------------------------------------------------------------------
     async def queue_edit(self, chat: str, uid: str, html: str, *, url: str = "",
                          article_time: float = 0.0, preview_url: str | None = None,
-                         language: str = "ar", feed_id: str = "", priority: int = 0) -> bool:
+                         language: str = "ar", feed_id: str = "", priority: int = 0,
+                         rich: str = "") -> bool:
         """Queue an edit of the message posted for (chat, article), found through its sent
-        record. False when the article was never posted there (nothing to edit)."""
+        record. False when the article was never posted there (nothing to edit). `rich`: the
+        new rich message (JSON), for a message that went out as one."""
         record = await self.sent_record(chat, uid)
         if record is None:
             return False
@@ -312,8 +316,8 @@ class DeliveryQueue:
             chat=record.chat, uid=uid, url=url, html=html, feed_id=feed_id,
             preview_url=preview_url, language=language, article_time=article_time,
             queued_at=time.time(), priority=priority,
-            kind=EDIT_CAPTION if record.media == "photo" else EDIT_TEXT,
-            message_id=record.message_id)
+            kind=_edit_kind(record.media), message_id=record.message_id,
+            rich=rich if record.media == "rich" else "")
         await self.push(delivery)
         return True
 
@@ -443,3 +447,8 @@ class DeliveryQueue:
 
     async def held_count(self) -> int:
         return int(await self.redis.xlen(keys.held()))
+
+
+def _edit_kind(media: str) -> str:
+    """How a message of this kind is edited (a rich message that fell back went as text)."""
+    return {"photo": EDIT_CAPTION, "rich": EDIT_RICH}.get(media, EDIT_TEXT)

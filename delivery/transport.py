@@ -72,6 +72,11 @@ class TelegramTransport:
         self._own_photos = photos is None
         self._extra: dict[str, Any] = {"allow_paid_broadcast": True} if paid_broadcast else {}
 
+    @property
+    def extra(self) -> dict[str, Any]:
+        """Parameters every send carries (allow_paid_broadcast), for other senders' calls."""
+        return dict(self._extra)
+
     async def aclose(self) -> None:
         """Close the photo downloader's HTTP session (when this transport made it)."""
         if self._own_photos:

@@ -156,6 +156,10 @@ def _list(block: Mapping[str, Any], depth: int) -> str:
     return f"<{tag}>{''.join(rows)}</{tag}>"
 
 
+# The rules that draw `rich_message_html`, for pages of our own that embed it.
+RICH_STYLE = _STYLE[_STYLE.index(".rich {"):]
+
+
 def rich_message_html(payload: Mapping[str, Any]) -> str:
     """One rich message as an `<article>` (escaped, safe to embed in our pages)."""
     direction = "rtl" if payload.get("is_rtl") is True else "ltr"

@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, fields
 POST = "post"                  # a new message (text, or photo with caption)
 EDIT_TEXT = "edit_text"        # editMessageText of an earlier post
 EDIT_CAPTION = "edit_caption"  # editMessageCaption of an earlier photo post
+EDIT_RICH = "edit_rich"        # editMessageText with rich_message of an earlier rich message
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +29,10 @@ class Delivery:
     priority: int = 0              # 1 for editors' pushes: they go ahead of bulk fan-out
     kind: str = POST               # post | edit_text | edit_caption
     message_id: int | None = None  # for edits: the message to change
+    # A channel with `format: rich`: the InputRichMessage as JSON text ("" = a summary post;
+    # `html` is then the fallback summary), and a note on where its body came from
+    rich: str = ""
+    rich_note: str = ""
 
     def to_fields(self) -> dict[str, str]:
         """Flat string fields for a Redis stream entry."""
@@ -53,7 +58,7 @@ class Delivery:
 
     @property
     def is_edit(self) -> bool:
-        return self.kind in (EDIT_TEXT, EDIT_CAPTION)
+        return self.kind in (EDIT_TEXT, EDIT_CAPTION, EDIT_RICH)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,9 +66,10 @@ class Posted:
     """What a transport did with one delivery that Telegram accepted."""
 
     message_id: int
-    media: str = "text"            # text | photo: what the message is (for later edits)
+    media: str = "text"            # text | photo | rich: what the message is (for later edits)
     plain_fallback: bool = False   # Telegram refused the HTML; sent as plain text
     photo: str = ""                # "" | url | upload | dropped: how the photo went
+    rich_fallback: str = ""        # a rich delivery sent as its HTML summary: why
 
 
 @dataclass(frozen=True, slots=True)

@@ -145,6 +145,41 @@ class _SenderCounters(Collector):
         yield errors
 
 
+class _RichCounters(Collector):
+    """Rich messages (channels with `format: rich`): what the rich transport and the article
+    pages did (`delivery.rich_transport.RichStats`, `pipeline.rich_pages.RichPages.stats`)."""
+
+    KINDS = ("unsupported", "refused", "media", "remembered")
+    CAUSES = ("page", "fetch_failed", "not_an_article", "shorter", "no_link")
+
+    def __init__(self) -> None:
+        self.sources: list[Any] = []
+        self.pages: list[Mapping[str, int]] = []
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        results = CounterMetricFamily(
+            "nashir_rich_messages", "Rich messages, by result: sent, edited, photo_dropped "
+            "(sent without the photo the chat refused), edit_refused.", labels=["result"])
+        for result, name in (("sent", "sent"), ("edited", "edited"),
+                             ("photo_dropped", "photos_dropped"),
+                             ("edit_refused", "edits_refused")):
+            results.add_metric([result], sum(getattr(s, name, 0) for s in self.sources))
+        yield results
+        fallbacks = CounterMetricFamily(
+            "nashir_rich_fallbacks", "Rich deliveries sent as the HTML summary, by why: "
+            "unsupported (older Bot API), refused (a limit), media (a media right), "
+            "remembered (the chat refused one earlier).", labels=["kind"])
+        for kind in self.KINDS:
+            fallbacks.add_metric([kind], sum(s.fallbacks.get(kind, 0) for s in self.sources))
+        yield fallbacks
+        bodies = CounterMetricFamily(
+            "nashir_rich_bodies", "Where rich messages' bodies came from: the article's page, "
+            "or the feed's content because the page failed (by cause).", labels=["source"])
+        for cause in self.CAUSES:
+            bodies.add_metric([cause], sum(p.get(cause, 0) for p in self.pages))
+        yield bodies
+
+
 class Metrics:
     """The bot's metrics, in a registry of their own."""
 
@@ -195,6 +230,8 @@ class Metrics:
             registry=r)
         self.sender_counters = _SenderCounters()
         r.register(self.sender_counters)
+        self.rich_counters = _RichCounters()
+        r.register(self.rich_counters)
         self.queue_depth = Gauge("nashir_delivery_queue_depth",
                                  "Posts waiting to be sent, all replicas (intake stream plus "
                                  "the chats' queues; held posts excluded).", registry=r)
@@ -278,6 +315,15 @@ class Metrics:
             self.sender_counters.sources.append(stats)
         if hasattr(sender, "on_fates"):
             sender.on_fates = self.record_fates
+        rich = getattr(getattr(sender, "transport", None), "stats", None)
+        if rich is not None and hasattr(rich, "fallbacks"):
+            self.rich_counters.sources.append(rich)
+
+    def attach_rich_pages(self, poller: Any) -> None:
+        """Count where this poller's rich messages took their bodies from."""
+        pages = getattr(getattr(poller, "articles", None), "pages", None)
+        if pages is not None:
+            self.rich_counters.pages.append(pages.stats)
 
     def instrument_redis(self, redis: Any, where: str = "command") -> None:
         """Count failing commands of this client (pipelines are counted by their callers)."""

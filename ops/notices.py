@@ -103,6 +103,33 @@ class ChatNotifier(OwnerNotices):
                 f"update the config file to the new id.")
         await self.send(f"migrated:{old}", text)
 
+    async def rich_refused(self, chat: str, kind: str, reason: str, url: str) -> None:
+        """delivery.rich_transport's hook: the chat gets summaries instead of rich messages."""
+        # No `url` on the notice: it would be recorded among the article's own fates.
+        await self.send(f"rich:{chat}:{kind}", rich_refused_html(chat, kind, reason, url))
+
+
+_RICH_KIND = {
+    "unsupported": ("خادم Bot API لا يعرف الرسائل الغنية (أقدم من 10.1)",
+                    "the Bot API server does not know rich messages (older than 10.1)"),
+    "refused": ("رفض تيليجرام الرسالة الغنية (حدّ من الحدود أو كتلة لا يقبلها)",
+                "Telegram refused the rich message (a limit, or a block it will not take)"),
+    "media": ("لا يملك البوت حق إرسال الصور هناك",
+              "the bot may not send photos there"),
+}
+
+
+def rich_refused_html(chat: str, kind: str, reason: str, url: str) -> str:
+    """The owners' notice: a rich channel gets HTML summaries instead, and why."""
+    arabic, english = _RICH_KIND.get(kind, _RICH_KIND["refused"])
+    link = html.escape(display_url(url), quote=False)
+    return (f"<b>ℹ️ {RLM}تُنشر في {_chat(chat)} ملخصات بدل الرسائل الغنية: {arabic}.</b>\n"
+            f"{_chat(chat)} gets HTML summaries instead of rich messages: {english}. "
+            f"Rich messages are tried again in a day, after a restart against another Bot API "
+            f"server, or when the channel's format changes.\n"
+            f"{RLM}السبب / reason: {html.escape(mask_urls_in_text(reason)[:300], quote=False)}\n"
+            f"\u2066{link}\u2069")
+
 
 def _chat(chat: str) -> str:
     return f"\u2066{html.escape(chat, quote=False)}\u2069"

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -60,7 +61,19 @@ async def preview_posts(config: BotConfig, target: str, chat: str | None) -> lis
         raise ValueError("the feed has no items")
     now = datetime.now(UTC)
     try:
-        return [render_post(a, post_options(channel), timezone=config.timezone, first_seen=now).html
-                for a in articles]
+        posts = [render_post(a, post_options(channel), timezone=config.timezone,
+                             first_seen=now).html for a in articles]
     except UnrenderableArticle as exc:
         raise ValueError(f"the article cannot be posted: {exc}") from None
+    if channel.format == "rich":  # the rich_message sendRichMessage gets; the post above is
+        from formatters.rich import build_rich  # its fallback (docs/rich-messages.md)
+
+        for article in articles:
+            try:
+                rich = build_rich(article, post_options(channel), timezone=config.timezone,
+                                  first_seen=now)
+            except UnrenderableArticle as exc:
+                posts.append(f"(no rich message: {exc}; the post above goes alone)")
+                continue
+            posts.append(json.dumps(rich.payload, ensure_ascii=False, indent=1))
+    return posts

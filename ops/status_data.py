@@ -71,6 +71,7 @@ class PostRow:
     html: str
     time: float
     url: str = ""
+    rich: dict[str, Any] | None = None   # a rich message as sent (its payload)
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,8 +203,10 @@ class RedisStatusSource:
         for raw in log:
             try:
                 record = json.loads(raw)
+                rich = json.loads(record["rich"]) if record.get("rich") else None
                 records.append(PostRow(chat=str(record["chat"]), html=str(record["html"]),
-                                       time=float(record["time"]), url=str(record.get("url", ""))))
+                                       time=float(record["time"]), url=str(record.get("url", "")),
+                                       rich=rich if isinstance(rich, dict) else None))
             except (ValueError, KeyError, TypeError):
                 continue  # a record of another version: the page shows the rest
         records.sort(key=lambda r: r.time, reverse=True)

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from config.schema import format_duration
 from delivery.preview import post_as_html_block
+from formatters.rich_html import RICH_STYLE
 from ops.status_data import (
     HOURS,
     POSTS_SHOWN,
@@ -82,6 +83,8 @@ td.err { overflow-wrap:anywhere; max-width:300px; color:var(--bad); font-size:12
 .posts .post a { color:#168acd }
 .posts .time { color:#8a9aa6; font-size:12px; text-align:end; margin-top:4px }
 .posts .post img { max-width:100%; border-radius:8px }
+.posts .post.rich-post { padding:0; background:none; box-shadow:none }
+.posts .post.rich-post p { white-space:normal }
 blockquote { margin:4px 0; padding:2px 10px; border-inline-start:3px solid #168acd }
 /* A phone (420 px and less): each table row becomes a card of label/value lines, so no
    column is pushed off the screen. */
@@ -242,7 +245,7 @@ def render_status_page(snap: StatusSnapshot, *, refresh_s: int = 30) -> str:
     add('<!doctype html><html lang="en" dir="ltr"><head><meta charset="utf-8">')
     add(f'<meta http-equiv="refresh" content="{int(refresh_s)}">')
     add('<meta name="viewport" content="width=device-width, initial-scale=1">')
-    add(f"<title>Nashir status</title><style>{_CSS}</style></head><body>")
+    add(f"<title>Nashir status</title><style>{_CSS}{RICH_STYLE}</style></head><body>")
     add('<header><h1>Nashir · ناشر — status</h1>')
     add(f'<span class="meta">{_esc(snap.mode or "")} · {_esc(_clock(now, tz))} · '
         f'refreshes every {int(refresh_s)} s</span></header><main>')
@@ -336,7 +339,7 @@ def render_status_page(snap: StatusSnapshot, *, refresh_s: int = 30) -> str:
     if snap.posts:
         add('<div class="posts">')
         for post in snap.posts:
-            add(post_as_html_block(post.chat, post.html, post.time, tz=tz))
+            add(post_as_html_block(post.chat, post.html, post.time, tz=tz, rich=post.rich))
         add("</div>")
     else:
         add('<p class="note">Nothing posted yet.</p>')

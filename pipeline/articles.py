@@ -26,7 +26,8 @@ from pipeline.identity import (
     story_fingerprint,
     text_sketch,
 )
-from pipeline.render import delivery_of, in_language, render_for
+from pipeline.render import delivery_of, in_language, render_for, rich_for, rich_json
+from pipeline.rich_pages import RichPages
 from pipeline.types import EditQueue, PollOutcome, ReviewInbox, SubscriberHook
 from store import fates, keys
 from store.redis_store import CHANGED, NEW, ArticleToQueue, ChatSkip, QueueOutcome, Store
@@ -50,6 +51,7 @@ class ArticleRouter:
         self.subscribers = subscribers
         self.edits = edits
         self.fingerprint_window_s = fingerprint_window_s
+        self.pages: RichPages | None = None   # article pages for rich channels' bodies
 
     async def route(self, feed: FeedConfig, feed_id: str, parsed: ParsedFeed, *,
                     first_run: bool, items: int | None, partial: bool) -> PollOutcome:
@@ -125,7 +127,7 @@ class ArticleRouter:
                          for c in chats]
             else:
                 deliveries, skips, paused = self._render_for_channels(
-                    feed, feed_id, article, first_seen)
+                    feed, feed_id, article, first_seen, await self._rich_source(feed, article))
                 if self.subscribers is not None:
                     deliveries += await self.subscribers(feed, deliveries, functools.partial(
                         self._render_in, article, first_seen))
@@ -207,8 +209,19 @@ class ArticleRouter:
             return None
         return in_language(base, post)
 
+    async def _rich_source(self, feed: FeedConfig, article: Article
+                           ) -> tuple[Article, str] | None:
+        """The article as rich messages show it (its page's body, and a note when the feed's
+        content stands in), or None when none of the feed's channels posts rich messages."""
+        if not any((c := self.config.channel(t.chat)) is not None and c.format == "rich"
+                   for t in feed.channels):
+            return None
+        if self.pages is None:
+            return article, ""
+        return await self.pages.source(article)
+
     def _render_for_channels(self, feed: FeedConfig, feed_id: str, article: Article,
-                             first_seen: datetime
+                             first_seen: datetime, rich_source: tuple[Article, str] | None
                              ) -> tuple[list[Delivery | None], list[ChatSkip], frozenset[str]]:
         """The article's delivery for each of the feed's channels, the channels it cannot go
         to and why, and the channels that are paused (their posts wait until they resume)."""
@@ -228,9 +241,13 @@ class ArticleRouter:
                 continue
             if channel.paused:
                 paused.add(target.chat)
+            rich = rich_for(self.config, channel, rich_source[0], first_seen) \
+                if rich_source else None
             deliveries.append(delivery_of(post, chat=target.chat, topic=target.topic,
                                           article=article, feed_id=feed_id,
-                                          first_seen=first_seen, queued_at=self.clock()))
+                                          first_seen=first_seen, queued_at=self.clock(),
+                                          rich=rich, rich_note=rich_source[1] if rich_source
+                                          else ""))
         return deliveries or [None], skips, frozenset(paused)
 
     async def _queue_edits(self, feed: FeedConfig, feed_id: str, article: Article,
@@ -240,6 +257,7 @@ class ArticleRouter:
         queued = 0
         first_seen = datetime.fromtimestamp(self.clock(), UTC)
         posts = {d.chat: d for d in rendered or () if d is not None}
+        rich_source: tuple[Article, str] | None = None
         for target in feed.channels:
             channel = self.config.channel(target.chat)
             if channel is None or channel.paused or not channel.edit_on_change:
@@ -253,12 +271,19 @@ class ArticleRouter:
                     logger.warning("edited article cannot be rendered: %s", exc, extra=context)
                     continue
                 html_, preview_url, language = made.html, made.preview_url, made.language
+                rich = ""
+                if channel.format == "rich":
+                    rich_source = rich_source or await self._rich_source(feed, article)
+                    if rich_source:
+                        rich = rich_json(rich_for(self.config, channel, rich_source[0],
+                                                  first_seen))
             else:
                 html_, preview_url, language = post.html, post.preview_url, post.language
+                rich = post.rich
             done = await self._edit_queue().queue_edit(
                 target.chat, article.uid, html_, url=article.url,
                 article_time=(article.published_at or first_seen).timestamp(),
-                preview_url=preview_url, language=language, feed_id=feed_id)
+                preview_url=preview_url, language=language, feed_id=feed_id, rich=rich)
             if done:
                 queued += 1
                 logger.info("article changed; edit queued", extra=context)

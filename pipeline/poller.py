@@ -42,6 +42,7 @@ from guards.urls import display_url
 from model.article import feed_id_for
 from model.errors import FeedError
 from pipeline.articles import ArticleRouter
+from pipeline.rich_pages import RichPages
 from pipeline.types import (
     ConfigSource,
     EditQueue,
@@ -54,6 +55,7 @@ from pipeline.types import (
 from pipeline.writer import StateWriter
 from store import keys
 from store.redis_store import StateWrite, Store
+from store.rich_memory import forget_unless_rich
 
 logger = logging.getLogger(__name__)
 
@@ -116,6 +118,7 @@ class Poller:
         self.articles = ArticleRouter(config, store, clock=clock, worker_id=self.worker_id,
                                       review=review, subscribers=subscribers, edits=edits,
                                       fingerprint_window_s=fingerprint_window_s)
+        self.articles.pages = RichPages(fetcher, allow_networks=config.allow_networks)
         self.feeds = {feed_id_for(f.url): f for f in config.feeds}
         self._writer = StateWriter(store, self.worker_id)
 
@@ -137,6 +140,7 @@ class Poller:
                 self.feeds = {feed_id_for(f.url): f for f in self.config.feeds}
                 await self.sync_schedule()
                 await self.release_resumed()
+                await self._forget_rich_refusals()
             return
         version = await self.config_source.version()
         if version == self._source_version and not force:
@@ -146,6 +150,15 @@ class Poller:
         self._source_version = version
         await self.sync_schedule()
         await self.release_resumed()
+        await self._forget_rich_refusals()
+
+    async def _forget_rich_refusals(self) -> None:
+        """A chat whose `format` is no longer rich forgets that Telegram refused a rich message
+        there, so turning the option on again tries again (store.rich_memory)."""
+        channels = self.config.channels
+        await forget_unless_rich(self.store.redis, [c.chat for c in channels
+                                                    if c.format == "rich"],
+                                 [c.chat for c in channels])
 
     async def release_resumed(self) -> int:
         """Send the posts that waited while a channel was paused, once it no longer is."""

@@ -12,9 +12,11 @@ from datetime import UTC, datetime
 from config.schema import ChannelConfig
 from formatters.errors import UnrenderableArticle
 from formatters.post import render_post
+from formatters.rich import RichPost, build_rich
 from model.article import Article
 from model.delivery import Delivery
 from model.post import RenderedPost, post_options
+from pipeline.render import rich_json
 from store.redis_store import Store
 
 
@@ -30,6 +32,18 @@ class Publisher:
         """The channel's post for the article (raises UnrenderableArticle)."""
         return render_post(article, post_options(channel), timezone=self.timezone,
                            first_seen=first_seen)
+
+    def rich(self, article: Article, channel: ChannelConfig,
+             first_seen: datetime) -> RichPost | None:
+        """The channel's rich message for the article (None: the channel posts summaries, or
+        no rich message can be made and the summary goes alone)."""
+        if channel.format != "rich":
+            return None
+        try:
+            return build_rich(article, post_options(channel), timezone=self.timezone,
+                              first_seen=first_seen)
+        except UnrenderableArticle:
+            return None
 
     def deliveries(self, article: Article, channels: Sequence[ChannelConfig],
                    *, feed_id: str = "", topics: dict[str, int | None] | None = None,
@@ -48,7 +62,7 @@ class Publisher:
                 feed_id=feed_id, topic=(topics or {}).get(channel.chat),
                 photo_url=post.photo_url, preview_url=post.preview_url, language=post.language,
                 article_time=(article.published_at or first_seen).timestamp(), queued_at=now,
-                priority=1,
+                priority=1, rich=rich_json(self.rich(article, channel, first_seen)),
             ))
         return made, failed
 

@@ -42,7 +42,8 @@ class EditQueue(Protocol):
 
     async def queue_edit(self, chat: str, uid: str, html: str, *, url: str = "",
                          article_time: float = 0.0, preview_url: str | None = None,
-                         language: str = "ar", feed_id: str = "", priority: int = 0) -> bool: ...
+                         language: str = "ar", feed_id: str = "", priority: int = 0,
+                         rich: str = "") -> bool: ...
 
 
 class ConfigSource(Protocol):

@@ -61,9 +61,11 @@ BLOCKED = "blocked"                  # held: the bot cannot post there (detail: 
 REFUSED = "refused"                  # failed: Telegram refused this post (detail: its words)
 RELEASED = "released"                # queued again: a blocked chat's held posts were released
 HELD_OVERFLOW = "held_overflow"      # failed: dropped, the oldest past the held stream's cap
+RICH = "rich"                        # posted as a rich message (detail: its body was the feed's)
+RICH_FALLBACK = "rich_fallback"      # posted as the HTML summary: Telegram refused the rich message
 REASONS = (FIRST_RUN, FILTER_INCLUDE, FILTER_EXCLUDE, DUPLICATE_LINK, DUPLICATE_STORY,
            UNRENDERABLE, CHANNEL_GONE, REJECTED, REVIEW, PAUSED, BLOCKED, REFUSED, RELEASED,
-           HELD_OVERFLOW)
+           HELD_OVERFLOW, RICH, RICH_FALLBACK)
 
 FATE_TTL_S = 30 * 86_400         # an article's fates are kept this long after the last change
 COUNT_TTL_S = 3 * 86_400         # hourly counts kept this long ("today" in any time zone)

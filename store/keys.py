@@ -347,3 +347,16 @@ def delivery_probe_tries() -> str:
 def delivery_held_over() -> str:
     """STRING set while the held stream is past its cap (one owners' notice per crossing)."""
     return f"{PREFIX}:deliveries:held_over"
+RICH_OFF_TTL_S = 86_400          # a chat that refused a rich message is tried again after this
+RICH_TOLD_TTL_S = 30 * 86_400    # owners are told of a chat's refusal once in this long
+
+
+def rich_off(chat: str) -> str:
+    """STRING (JSON: kind, reason, server, at): Telegram refused a rich message in this chat;
+    its posts go as HTML summaries until the key expires, the server or the option changes."""
+    return f"{PREFIX}:rich:off:{chat}"
+
+
+def rich_told(chat: str) -> str:
+    """STRING "server|kind": the owners were told of this chat's rich-message refusal."""
+    return f"{PREFIX}:rich:told:{chat}"

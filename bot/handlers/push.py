@@ -37,6 +37,7 @@ from bot.handlers.common import (
 )
 from bot.i18n import Html, Translator
 from bot.pending import Claim, new_token
+from bot.rich_note import rich_note
 from config.schema import ChannelConfig
 from model.article import Article, article_from_json, article_to_json
 from model.errors import FetchError, FetchErrorKind
@@ -166,6 +167,10 @@ async def show_preview(update: Update, context: NashirContext, t: Translator, ar
     except UnrenderableArticle as exc:
         await reply(update, t("This article cannot be posted: {reason}", reason=exc.reason))
         return
+    note = rich_note(t, data.publisher, article, targets, first_seen)
+    post_html = post.html
+    if note and plain_length(f"{note}\n\n{post.html}") <= (1024 if post.photo_url else 4096):
+        post_html = f"{note}\n\n{post.html}"   # kept with the post when the card is edited
     token = new_token()
     key = keys.bot_pending(token)
     user = update.effective_user
@@ -173,13 +178,13 @@ async def show_preview(update: Update, context: NashirContext, t: Translator, ar
     await data.pending.create(key, {
         "kind": "push", "state": "open", "user_id": user.id if user else 0,
         "article": article_to_json(article), "channels": json.dumps(chats),
-        "url": article.url, "preview_html": post.html, "preview_url": post.preview_url or "",
+        "url": article.url, "preview_html": post_html, "preview_url": post.preview_url or "",
         "photo": 1 if post.photo_url else 0,
     }, keys.PENDING_TTL_S)
     markup = _markup(t, token, chats)
     await data.audit.record(user.id if user else 0, user_label(update), "push.preview",
                             article.url)
-    message = await _send_post(update, post.html, post.photo_url, post.preview_url, markup)
+    message = await _send_post(update, post_html, post.photo_url, post.preview_url, markup)
     if message is None:
         return
     await data.pending.update(key, {"photo": 1 if message.photo else 0,

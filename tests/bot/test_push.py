@@ -186,3 +186,20 @@ async def test_published_post_reaches_the_channel_as_previewed(bot):
     [posted] = bot.tg.messages_to(NEWS_CHAT)
     assert posted.html == previewed
     assert posted.link_preview_options == preview.link_preview_options
+
+
+async def test_push_to_a_rich_channel_shows_the_summary_with_a_rich_note(start_bot):
+    """A rich channel's preview: the summary the editor can read on every client, a line
+    saying the channel gets the whole piece as a rich message; publishing queues the rich
+    message (from the page the preview read) with the summary as its fallback."""
+    async with start_bot(channels=[{"chat": NEWS_CHAT, "language": "ar", "format": "rich"}]
+                         ) as bot:
+        url = serve_article(bot)
+        [preview] = await bot.say(EDITOR, f"/push {url} {NEWS_CHAT}")
+        text = plain(preview.html)
+        assert TITLE in text and "the whole piece as a rich message" in text
+        await bot.press(EDITOR, preview, button(preview, "Publish to"))
+        await bot.wait_edit(preview, f"Published to {NEWS_CHAT}")
+        [queued] = await bot.queued()
+        assert queued.rich and TITLE in queued.rich
+        assert plain(queued.html) in text   # the summary shown is the fallback queued
