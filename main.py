@@ -1,7 +1,7 @@
 """Nashir's command line and composition root.
 
     python main.py run | once | check | preview URL|FILE [--channel CH]
-                   | import-opml FILE --channel CH | export-opml
+                   | import-opml FILE --channel CH | export-opml | sandbox
 """
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ from config.schema import BotConfig, ConfigError
 from config.settings import Settings
 from guards.urls import display_url, mask_urls_in_text
 from pipeline.validate import load_checked_config
+from sandbox.cli import add_sandbox_command
 from store.embedded import EmbeddedRedisError
 
 if TYPE_CHECKING:
@@ -332,7 +333,8 @@ exit codes:
     parser = argparse.ArgumentParser(
         prog="main.py", formatter_class=raw,
         description=wrap("Nashir: polls RSS/Atom/JSON feeds and posts right-to-left-safe summaries "
-                    "to Telegram channels, once each.\nWith no command: run."),
+                    "to Telegram channels, once each.\nWith no command: run. To try the "
+                    "editor's loop in a web chat, without a token: sandbox."),
         epilog=f"{environment}\n\n{exit_codes}\n\n"
                "`main.py COMMAND --help` tells more of each command. Docs: README.md, "
                "docs/operations.md.")
@@ -390,12 +392,17 @@ exit codes:
                          "a keyword, a duplicate of which link by which rule, unrenderable, "
                          "paused) or never seen. Arabic when LANG is Arabic. Exits 0."))
     why.add_argument("url", help="the article's address")
+    add_sandbox_command(commands)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     command = args.command or "run"
+    if command == "sandbox":  # its own settings, config, data and Redis: none of the user's
+        from sandbox.run import run_sandbox  # the fake Telegram and web chat: sandbox only
+
+        return run_sandbox(args, cmd_run)
     try:
         settings = Settings.from_env()
     except ConfigError as exc:

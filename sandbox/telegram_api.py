@@ -102,8 +102,8 @@ class FakeTelegram(_Updates):
     async def __aexit__(self, *exc_info: object) -> None:
         await self.stop()
 
-    async def start(self) -> None:
-        """Listen on 127.0.0.1 at a free port; `api_root` tells where."""
+    async def start(self, port: int = 0) -> None:
+        """Listen on 127.0.0.1 at `port` (0: a free one); `api_root` tells where."""
         app = web.Application(client_max_size=60 * 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
         app.router.add_route("GET", "/file/bot{token}/{path:.+}", self._download)
@@ -112,7 +112,8 @@ class FakeTelegram(_Updates):
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
         await self._runner.setup()
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind(("127.0.0.1", 0))
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a restart may reuse it
+        sock.bind(("127.0.0.1", port))
         await web.SockSite(self._runner, sock).start()
         self.api_root = f"http://127.0.0.1:{sock.getsockname()[1]}"
 
