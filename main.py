@@ -2,6 +2,7 @@
 
     python main.py run | once | check | preview URL|FILE [--channel CH]
                    | import-opml FILE --channel CH | export-opml | why URL | release CHAT
+                   | sandbox
 """
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from config.schema import BotConfig, ConfigError
 from config.settings import Settings
 from guards.urls import display_url, mask_urls_in_text
 from pipeline.validate import load_checked_config
+from sandbox.cli import add_sandbox_command
 from store.embedded import EmbeddedRedisError
 
 if TYPE_CHECKING:
@@ -341,7 +343,8 @@ exit codes:
     parser = argparse.ArgumentParser(
         prog="main.py", formatter_class=raw,
         description=wrap("Nashir: polls RSS/Atom/JSON feeds and posts right-to-left-safe summaries "
-                    "to Telegram channels, once each.\nWith no command: run."),
+                    "to Telegram channels, once each.\nWith no command: run. To try the "
+                    "editor's loop in a web chat, without a token: sandbox."),
         epilog=f"{environment}\n\n{exit_codes}\n\n"
                "`main.py COMMAND --help` tells more of each command. Docs: README.md, "
                "docs/operations.md.")
@@ -407,12 +410,17 @@ exit codes:
                          "releases CHAT (@name or numeric id) now: its held posts go back to "
                          "the queue in order. Posts held by /pause stay held. Exits 0."))
     release.add_argument("chat", help="the chat: @name or numeric id")
+    add_sandbox_command(commands)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     command = args.command or "run"
+    if command == "sandbox":  # its own settings, config, data and Redis: none of the user's
+        from sandbox.run import run_sandbox  # the fake Telegram and web chat: sandbox only
+
+        return run_sandbox(args, cmd_run)
     try:
         settings = Settings.from_env()
     except ConfigError as exc:

@@ -1,0 +1,1 @@
+"""The editors' sandbox (`main.py sandbox`), as a process and in Chromium."""
