@@ -53,7 +53,7 @@ from delivery.queue_scripts import (
 )
 from delivery.ratelimit import RateLimits, limit_args, limit_keys
 from model.delivery import EDIT_CAPTION, EDIT_RICH, EDIT_TEXT, Delivery, Posted, SentRecord
-from store import keys
+from store import fates, keys
 from store.fates import fates_key
 
 POSTS_LOG_KEEP = 200
@@ -256,7 +256,8 @@ class DeliveryQueue:
                             keys.SENT_TTL_S, log_entry, POSTS_LOG_KEEP, time.time(),
                             queued.slot if posted is not None else "",
                             int(answered_ago * 1000), keys.POST_TIMES_KEEP_S,
-                            posted.message_id if posted is not None else ""),
+                            posted.message_id if posted is not None else "",
+                            *_posted_how(delivery, posted)),
         )
         return bool(int(present)), bool(int(maybe))
 
@@ -452,3 +453,14 @@ class DeliveryQueue:
 def _edit_kind(media: str) -> str:
     """How a message of this kind is edited (a rich message that fell back went as text)."""
     return {"photo": EDIT_CAPTION, "rich": EDIT_RICH}.get(media, EDIT_TEXT)
+
+
+def _posted_how(delivery: Delivery, posted: Posted | None) -> tuple[str, str]:
+    """How a post went, for its fate: as a rich message, or as the summary instead (why)."""
+    if posted is None:
+        return "", ""
+    if posted.rich_fallback:
+        return fates.RICH_FALLBACK, posted.rich_fallback[:300]
+    if posted.media == "rich":
+        return fates.RICH, (delivery.rich_note or "")[:300]
+    return "", ""

@@ -228,7 +228,8 @@ return {0, -1, 'empty'}
 # chat, [13] entry, [14] token, [15] sent record ('' = write none), [16] its TTL, [17] log entry
 # ('' = none), [18] log length, [19] unix time, [20] rate-limit member ('' = not sent now), [21]
 # ms since Telegram's answer (measured by the sender), [22] seconds post times are kept, [23]
-# the message id ('' = none). A new post's fate becomes posted (message id, time).
+# the message id ('' = none), [24] the post's reason ('' | rich | rich_fallback), [25] its
+# detail. A new post's fate becomes posted (message id, time, how).
 # Returns {entry was still queued, an attempt may have posted}.
 COMPLETE_LUA = _queue_script("""
 local sent_key, stats_key, log_key, times_key = KEYS[19], KEYS[20], KEYS[21], KEYS[22]
@@ -240,8 +241,8 @@ rl_confirm(chat, ARGV[20], now - math.max(0, tonumber(ARGV[21]) or 0))
 if record ~= '' then redis.call('SET', sent_key, record, 'EX', ttl) end
 local maybe = redis.call('HEXISTS', Q_ATTEMPTS, entry .. ':maybe')
 if record ~= '' then
-  q_fate(redis.call('HGET', Q_FATEKEYS, entry), redis.call('HGET', Q_ITEMS, entry), 'posted', '',
-         '', ARGV[23], now)
+  q_fate(redis.call('HGET', Q_FATEKEYS, entry), redis.call('HGET', Q_ITEMS, entry), 'posted',
+         ARGV[24], ARGV[25], ARGV[23], now)
   redis.call('HDEL', Q_TRIES, chat)
 end
 local present = redis.call('ZREM', q_key(chat), entry)

@@ -35,8 +35,7 @@ from delivery.rich import RichMessageError, edit_rich, send_rich
 from delivery.transport import TelegramTransport
 from guards.urls import display_url
 from model.delivery import EDIT_RICH, POST, Delivery, Posted
-from store import fates, rich_memory
-from store.fates import Fate, Fates, FateWrite
+from store import rich_memory
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +74,6 @@ class RichTransport:
         self.server = server
         self.on_fallback = on_fallback
         self.stats = RichStats()
-        self._fates = Fates(redis)
 
     async def aclose(self) -> None:
         await self.inner.aclose()
@@ -93,7 +91,6 @@ class RichTransport:
             why = f"{refusal.kind}: {refusal.reason}"
             logger.info("rich messages are off in this chat since Telegram refused one (%s); "
                         "sent the summary of %s", why, display_url(delivery.url), extra=context)
-            await self._record(delivery, posted, fates.RICH_FALLBACK, why)
             return replace(posted, rich_fallback=why)
         payload: dict[str, Any] = json.loads(delivery.rich)
         try:
@@ -101,8 +98,6 @@ class RichTransport:
         except RichMessageError as exc:
             return await self._fall_back(delivery, exc, context)
         self.stats.sent += 1
-        if delivery.rich_note:  # the body came from the feed: `why` tells it
-            await self._record(delivery, posted, fates.RICH, delivery.rich_note)
         return posted
 
     async def _send_rich(self, delivery: Delivery, payload: dict[str, Any]) -> Posted:
@@ -146,7 +141,6 @@ class RichTransport:
             except Exception:
                 logger.exception("could not tell the owners of the refused rich message",
                                  extra=context)
-        await self._record(delivery, posted, fates.RICH_FALLBACK, why)
         return replace(posted, rich_fallback=why)
 
     async def _edit(self, delivery: Delivery) -> Posted:
@@ -172,17 +166,3 @@ class RichTransport:
                              ) from exc
         self.stats.edited += 1
         return Posted(message_id, media="rich")
-
-    async def _record(self, delivery: Delivery, posted: Posted, reason: str,
-                      detail: str) -> None:
-        """The article's fate in the chat: posted, as a rich message or as its summary (why).
-        Best effort: the post is out; a Redis hiccup must not make the sender send it again."""
-        try:
-            known = await self._fates.of_article(delivery.url, delivery.uid)
-            feed = next((r.feed for r in known if r.chat == delivery.chat), "")
-            await self._fates.record([FateWrite(
-                delivery.chat, Fate.POSTED, delivery.url, delivery.uid, reason=reason,
-                detail=detail[:300], feed=feed, message_id=posted.message_id)])
-        except _REDIS_ERRORS as exc:
-            logger.warning("could not record the fate of the rich post (%s)", exc,
-                           extra={"chat": delivery.chat, "article": delivery.uid})
