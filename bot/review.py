@@ -123,6 +123,11 @@ class ReviewDesk:
         self.card_lease_s = CARD_LEASE_S
         self.stats: Counter[str] = Counter()
 
+    async def record(self, card: str) -> dict[str, str]:
+        """The card's hash, typed (the client decodes responses to str)."""
+        raw = await self.redis.hgetall(keys.bot_review(card))
+        return {str(k): str(v) for k, v in raw.items()}
+
     @property
     def review_chat(self) -> int | str | None:
         chat = self.data.config.review_chat
@@ -158,11 +163,11 @@ class ReviewDesk:
     async def post_new_cards(self, bot: Bot) -> int:
         if self.review_chat is None:
             return 0
-        cards = await self._lease(keys=[keys.bot_review_inbox()],
-                                  args=[time.time(), INBOX_LEASE_S, 20])
+        cards = [str(c) for c in await self._lease(keys=[keys.bot_review_inbox()],
+                                                   args=[time.time(), INBOX_LEASE_S, 20])]
         posted = 0
         for card in cards:
-            record = await self.redis.hgetall(keys.bot_review(card))
+            record = await self.record(card)
             if not record or record.get("state") != "new":
                 await self.redis.zrem(keys.bot_review_inbox(), card)
                 continue
@@ -179,7 +184,10 @@ class ReviewDesk:
         t = self.t
         text = await self.card_text(card, record, t("📝 <b>For review</b> → {chats}",
                                                     chats=", ".join(self._chats(record))))
-        message = await bot.send_message(self.review_chat, text, reply_markup=self.buttons(card),
+        chat = self.review_chat
+        if chat is None:
+            return
+        message = await bot.send_message(chat, text, reply_markup=self.buttons(card),
                                          link_preview_options=LinkPreviewOptions(is_disabled=True))
         # Only a reply to the edit prompt changes the excerpt: a reply to the card itself is
         # editors talking about it. The card has no expiry while it waits for a decision.
@@ -251,7 +259,7 @@ class ReviewDesk:
     async def refresh_card(self, bot: Bot, card: str, status: str,
                            markup: InlineKeyboardMarkup | None) -> bool:
         """Show `status` above the post on the card; False when Telegram did not take it."""
-        record = await self.redis.hgetall(keys.bot_review(card))
+        record = await self.record(card)
         if not record.get("card_message"):
             return True
         text = await self.card_text(card, record, status)
@@ -349,7 +357,7 @@ class ReviewDesk:
 
     async def show_decided(self, bot: Bot, card: str) -> bool:
         """Update the card to show its decision; True once it does (or there is no card)."""
-        record = await self.redis.hgetall(keys.bot_review(card))
+        record = await self.record(card)
         if record.get("state") in ("published", "rejected") and not await self.refresh_card(
                 bot, card, self.decided_status(record), None):
             return False
@@ -361,11 +369,11 @@ class ReviewDesk:
         is still scheduled and due, so of several replicas exactly one publishes each, and a
         failure leaves the piece on the schedule for the next round."""
         now = time.time() if now is None else now
-        due = await self.redis.zrangebyscore(keys.bot_review_schedule(), "-inf", now,
-                                             start=0, num=20)
+        due = [str(c) for c in await self.redis.zrangebyscore(
+            keys.bot_review_schedule(), "-inf", now, start=0, num=20)]
         done = 0
         for card in due:
-            record = await self.redis.hgetall(keys.bot_review(card))
+            record = await self.record(card)
             if not record:
                 await self.redis.zrem(keys.bot_review_schedule(), card)
                 continue
@@ -402,7 +410,7 @@ class ReviewDesk:
         now = time.time() if now is None else now
         age = self.data.config.review_stale_after
         oldest = await self.redis.zrange(keys.bot_review_open(), 0, 0, withscores=True)
-        if not oldest or oldest[0][1] > now - age:
+        if not oldest or float(oldest[0][1]) > now - age:
             await self.redis.delete(keys.bot_review_stale_notice())
             return False
         card = str(oldest[0][0])

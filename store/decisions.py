@@ -293,5 +293,5 @@ class Decisions:
 
     async def unshown(self, older_than: float, limit: int = 20) -> list[str]:
         """Decided cards whose card was not updated, decided before `older_than`."""
-        return list(await self.redis.zrangebyscore(keys.bot_review_unshown(), "-inf",
-                                                   older_than, start=0, num=limit))
+        return [str(c) for c in await self.redis.zrangebyscore(keys.bot_review_unshown(), "-inf",
+                                                   older_than, start=0, num=limit)]

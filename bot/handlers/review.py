@@ -34,8 +34,7 @@ async def card_pressed(update: Update, context: NashirContext) -> None:
     if parts is None:
         return
     card, action = parts[1], parts[2]
-    key = keys.bot_review(card)
-    record = await context.data.redis.hgetall(key)
+    record = await desk.record(card)
     if not record:
         await answer(update, t("This card has expired."), alert=True)
         return
@@ -169,11 +168,12 @@ async def reply_received(update: Update, context: NashirContext) -> None:
     chat = update.effective_chat
     if message is None or chat is None or message.reply_to_message is None:
         return
-    awaited = await context.data.redis.get(
+    awaited = str(await context.data.redis.get(
         keys.bot_review_awaiting_edit(str(chat.id), message.reply_to_message.message_id))
+        or "")
     # Only a reply to the bot's edit prompt is a new excerpt: a reply to the card itself (or
     # to anything else) is editors talking, and changes nothing.
-    if awaited is None or not awaited.startswith(PROMPT):
+    if not awaited.startswith(PROMPT):
         await stray_text(update, context)
         return
     card = awaited[len(PROMPT):]
@@ -194,7 +194,7 @@ async def reply_received(update: Update, context: NashirContext) -> None:
         return
     user = update.effective_user
     name = user_label(update)
-    record = await context.data.redis.hgetall(keys.bot_review(card))
+    record = await desk.record(card)
     await context.data.audit.record(user.id if user else 0, name, "review.edit_excerpt",
                                     desk._url(record))  # noqa: SLF001
     scheduled = record.get("state") == "scheduled"
