@@ -176,3 +176,19 @@ async def _probes(sender: Sender, result: str, count: int) -> bool:
 
 async def _dropped(sender: Sender, count: int) -> bool:
     return sender.stats.held_dropped >= count
+
+
+async def test_a_chat_blocked_by_an_earlier_version_is_probed_and_released(
+        redis: aioredis.Redis, tg: FakeTelegram, bot_factory) -> None:
+    """A chat left blocked, with held posts in the old format (no kind, no probe scheduled),
+    gets a probe when the sender starts and its posts arrive in order."""
+    await redis.hset(keys.delivery_blocked(), str(SHUT), "Forbidden: bot was kicked")
+    for n in (2, 1):
+        post = article(SHUT, n)
+        await redis.xadd(keys.held(), {"d": post.to_json(), "reason": "Forbidden: bot was kicked",
+                                       "chat": str(SHUT), "entry": f"0-{n}", "held_at": "1"})
+    sender = make_sender(redis, await bot_factory(tg), held=FAST_PROBE)
+    async with running(sender):
+        await tg.wait_for_messages(2, chat=SHUT, timeout=20)
+    assert [m.html for m in tg.messages_to(SHUT)] == [article(SHUT, n).html for n in (1, 2)]
+    assert await sender.queue.blocked_chats() == {}
