@@ -332,7 +332,10 @@ environment:
   BOT_DATA_DIR        local state and the dry-run preview (default ./data)
   BOT_HTTP_ADDR       status page at /, with /healthz /readyz /metrics (default
                       127.0.0.1:8080: open http://127.0.0.1:8080/)
-  BOT_LOG_FORMAT      text or json (default: text on a terminal, json otherwise)"""
+  BOT_LOG_FORMAT      text or json (default: text on a terminal, json otherwise)
+  BOT_HELD_CAP        most posts kept for chats the bot cannot post in (default 10000)
+  BOT_PROBE_FIRST     such a chat is tried again after this (default 1m), then backing
+  BOT_PROBE_MAX       off to this (default 6h); `release CHAT` releases it now"""
     exit_codes = """\
 exit codes:
   0  done (check: all is well)

@@ -119,8 +119,13 @@ class HeldKeeper:
     async def run(self, stop: asyncio.Event) -> None:
         """Probe due chats and keep the cap until `stop` is set."""
         backoff = Backoff()
+        scheduled = False
         while not stop.is_set():
             try:
+                if not scheduled:
+                    await self.queue.schedule_missing_probes(self.policy.probe_first_s,
+                                                             self.policy.probe_max_s)
+                    scheduled = True
                 await self.trim()
                 await self.probe_due(stop)
                 backoff.reset()

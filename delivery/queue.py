@@ -44,6 +44,7 @@ from delivery.queue_scripts import (
     MIGRATE_LUA,
     PROBE_DUE_LUA,
     PROBE_FAILED_LUA,
+    PROBE_MISSING_LUA,
     RELEASE_CHAT_LUA,
     RELEASE_LUA,
     RENEW_LUA,
@@ -131,6 +132,7 @@ class DeliveryQueue:
         self._release_chat = redis.register_script(RELEASE_CHAT_LUA)
         self._probe_due = redis.register_script(PROBE_DUE_LUA)
         self._probe_failed = redis.register_script(PROBE_FAILED_LUA)
+        self._probe_missing = redis.register_script(PROBE_MISSING_LUA)
         self._drop_held = redis.register_script(DROP_HELD_LUA)
 
     # -- shared script arguments ------------------------------------------------------------
@@ -361,6 +363,11 @@ class DeliveryQueue:
         """Blocked chats whose probe is due (each pushed `probe_ms` ahead meanwhile)."""
         return [str(c) for c in await self._probe_due(
             keys=self._keys(), args=self._args(None, count, probe_ms))]
+
+    async def schedule_missing_probes(self, first_s: float, max_s: float) -> int:
+        """Give every blocked chat without a probe one (chats blocked by an earlier version)."""
+        return int(await self._probe_missing(keys=self._keys(), args=self._args(
+            None, int(first_s * 1000), int(max_s * 1000))))
 
     async def probe_failed(self, chat: str, first_s: float, max_s: float) -> float:
         """Reschedule a chat whose probe failed; seconds until the next (-1: not blocked)."""

@@ -409,6 +409,20 @@ end
 return out
 """)
 
+# Blocked chats with no probe scheduled (blocked by an earlier version) get one. ARGV[12] first
+# interval ms, [13] longest ms. Returns how many were scheduled.
+PROBE_MISSING_LUA = _queue_script("""
+local now = now_ms()
+local added = 0
+for _, chat in ipairs(redis.call('HKEYS', Q_BLOCKED)) do
+  if not redis.call('ZSCORE', Q_PROBES, chat) then
+    q_schedule_probe(chat, now, tonumber(ARGV[12]), tonumber(ARGV[13]))
+    added = added + 1
+  end
+end
+return added
+""")
+
 # A probe found the chat still closed. ARGV[12] chat, [13] first interval ms, [14] longest ms.
 # Returns ms until the next probe (-1: the chat is no longer blocked).
 PROBE_FAILED_LUA = _queue_script("""

@@ -42,7 +42,7 @@ async def help_command(update: Update, context: NashirContext) -> None:
     t = await translator_for(update, context)
     user = update.effective_user
     role = await context.data.roles.role(user.id if user else None)
-    lines = [
+    lines: list[str] = [
         t("<b>Commands</b>"),
         t("/subscribe: get a feed's posts here"),
         t("/unsubscribe: stop a feed's posts"),
