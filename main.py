@@ -253,11 +253,14 @@ async def cmd_run(settings: Settings, config: BotConfig, redis_url: str,
             app = build_application(settings, config, redis, rt.fetcher,
                                     store=rt.store)
             reloader.add(apply_to_commands(app))
-            tasks.append(asyncio.create_task(run_commands(app, stop), name="commands"))
+            tasks.append(asyncio.create_task(run_commands(
+                app, stop, webhook_url=settings.webhook_url,
+                webhook_secret=settings.webhook_secret, webhook_listen=settings.webhook_listen),
+                name="commands"))
         reloader.add(lambda _config: settle_heap())  # after the others: the new tables
         reloader.install(loop)
         settle_heap()
-        mode = "dry-run (preview in %s)" % settings.preview_dir if settings.dry_run else "live"
+        mode = f"dry-run (preview in {settings.preview_dir})" if settings.dry_run else "live"
         logger.info("Nashir running as %s: %d feeds, %d channels, %s",
                     ",".join(r for r in ROLES if r in roles), len(config.feeds),
                     len(config.channels), mode)
