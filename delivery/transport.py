@@ -67,6 +67,10 @@ class TelegramTransport:
         self._own_photos = photos is None
         self._extra: dict[str, Any] = {"allow_paid_broadcast": True} if paid_broadcast else {}
 
+    def set_allow_networks(self, allow_networks: Sequence[str]) -> None:
+        """The config's new `allow_networks` (reload), for the photo downloader."""
+        self.photos.set_allow_networks(allow_networks)
+
     async def aclose(self) -> None:
         """Close the photo downloader's HTTP session (when this transport made it)."""
         if self._own_photos:
