@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from delivery.transport import Transport
     from feeds.fetcher import Fetcher
     from model.delivery import Delivery, SendOutcome
+    from ops.notices import ChatNotifier
     from pipeline.poller import Poller
     from pipeline.types import PollOutcome
     from store.embedded import EmbeddedRedis
@@ -144,16 +145,18 @@ def make_poller(config: BotConfig, rt: Runtime, *, worker_id: str | None = None,
 
 
 def make_sender(settings: Settings, config: BotConfig, rt: Runtime,
-                on_outcome: Callable[[SendOutcome], None] | None = None) -> Sender:
+                on_outcome: Callable[[SendOutcome], None] | None = None,
+                notices: ChatNotifier | None = None) -> Sender:
     """The sender, with what it tells the rest of the bot: owners hear of chats it cannot post
-    to, and a user who blocked the bot is unsubscribed."""
+    to (through `notices`, kept by the caller to reload it), and a user who blocked the bot is
+    unsubscribed."""
     from delivery.held import HeldPolicy
     from delivery.ratelimit import RateLimits
     from delivery.sender import Sender
     from ops.notices import ChatNotifier
     from store.subscriptions import forget_chat
 
-    notices = ChatNotifier(config, rt.store)
+    notices = notices or ChatNotifier(config, rt.store)
     if hasattr(rt.transport, "on_fallback"):  # the rich transport: owners hear of refusals
         rt.transport.on_fallback = notices.rich_refused
 
@@ -216,7 +219,8 @@ async def cmd_run(settings: Settings, config: BotConfig, redis_url: str,
     from ops.heap import settle_heap
     from ops.http import ReadinessProbes, start_http
     from ops.metrics import Metrics
-    from ops.reload import Reloader, apply_to_poller
+    from ops.notices import ChatNotifier
+    from ops.reload import Reloader, apply_to_notices, apply_to_poller, apply_to_transport
     from ops.status_data import RedisStatusSource
 
     stop = asyncio.Event()
@@ -239,6 +243,7 @@ async def cmd_run(settings: Settings, config: BotConfig, redis_url: str,
             return EXIT_PROBLEMS
         reloader = Reloader(settings.config_path, config)
         reloader.add(status.set_config)
+        reloader.add(apply_to_transport(rt.transport))  # photo downloads: allow_networks
         tasks = []
         if "poller" in roles:
             # feedparser holds the GIL: with a core to spare, parsing goes to its own process.
@@ -252,7 +257,10 @@ async def cmd_run(settings: Settings, config: BotConfig, redis_url: str,
             metrics.attach_rich_pages(poller)
             tasks.append(asyncio.create_task(poller.run(stop), name="poller"))
         if "sender" in roles:
-            sender = make_sender(settings, config, rt, on_outcome=metrics.record_send)
+            notices = ChatNotifier(config, rt.store)
+            reloader.add(apply_to_notices(notices))
+            sender = make_sender(settings, config, rt, on_outcome=metrics.record_send,
+                                 notices=notices)
             metrics.attach_sender(sender)
             tasks.append(asyncio.create_task(sender.run(stop), name="sender"))
         if "commands" in roles and settings.dry_run:
@@ -264,7 +272,10 @@ async def cmd_run(settings: Settings, config: BotConfig, redis_url: str,
             app = build_application(settings, config, redis, rt.fetcher,
                                     store=rt.store)
             reloader.add(apply_to_commands(app))
-            tasks.append(asyncio.create_task(run_commands(app, stop), name="commands"))
+            tasks.append(asyncio.create_task(run_commands(
+                app, stop, webhook_url=settings.webhook_url,
+                webhook_secret=settings.webhook_secret, webhook_listen=settings.webhook_listen),
+                name="commands"))
         reloader.add(lambda _config: settle_heap())  # after the others: the new tables
         reloader.install(loop)
         settle_heap()

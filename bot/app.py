@@ -12,6 +12,7 @@ every replica receives updates instead and no lock is needed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 from typing import cast
@@ -94,6 +95,12 @@ async def run_commands(app: NashirApp, stop: asyncio.Event, *, lock: UpdatesLock
     data = app.bot_data
     webhook_url = webhook_url if webhook_url is not None else (
         os.environ.get("TELEGRAM_WEBHOOK_URL", "").strip() or None)
+    if webhook_url:
+        from bot.webhook import check_secret  # aiohttp's server: only when used
+
+        # Checked before anything starts: a webhook without a secret takes anyone's updates.
+        webhook_secret = check_secret(
+            webhook_secret or os.environ.get("TELEGRAM_WEBHOOK_SECRET", "").strip())
     if not await _initialize(app, stop):
         return
     try:
@@ -113,8 +120,7 @@ async def run_commands(app: NashirApp, stop: asyncio.Event, *, lock: UpdatesLock
             if webhook_url:
                 from bot.webhook import serve_webhook  # aiohttp's server: only when used
 
-                secret = webhook_secret or os.environ.get("TELEGRAM_WEBHOOK_SECRET", "").strip()
-                await serve_webhook(app, stop, url=webhook_url, secret=secret or None,
+                await serve_webhook(app, stop, url=webhook_url, secret=webhook_secret,
                                     listen=webhook_listen)
             else:
                 lock = lock or UpdatesLock(data.redis, ttl_s=lock_ttl_s)
@@ -153,7 +159,5 @@ async def _initialize(app: NashirApp, stop: asyncio.Event) -> bool:
 
 
 async def _wait(stop: asyncio.Event, seconds: float) -> None:
-    try:
+    with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), seconds)
-    except TimeoutError:
-        pass

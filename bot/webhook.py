@@ -4,6 +4,10 @@ TELEGRAM_WEBHOOK_URL is the public HTTPS address Telegram calls; TELEGRAM_WEBHOO
 secret token it sends back in X-Telegram-Bot-Api-Secret-Token (1-256 of A-Z a-z 0-9 _ -);
 TELEGRAM_WEBHOOK_LISTEN the local host:port to listen on (default 0.0.0.0:8443), behind the
 TLS-terminating proxy the URL points at.
+
+There is no webhook without a secret: anyone who finds the address could otherwise post
+updates as any user. config.settings refuses to start without one; the listener itself
+refuses to run without one too, and answers 403 to a POST that lacks it or gets it wrong.
 """
 from __future__ import annotations
 
@@ -31,14 +35,26 @@ def _listen_from_env() -> tuple[str, int]:
     return host.strip("[]") or "0.0.0.0", int(port)
 
 
-def webhook_handler(app: Any, secret: str | None) -> Any:
+def check_secret(secret: str | None) -> str:
+    """The secret, if Telegram would accept it; ValueError naming the variable otherwise."""
+    if not secret:
+        raise ValueError("webhook mode needs TELEGRAM_WEBHOOK_SECRET: without it anyone could "
+                         "post updates to the listener")
+    if not _SECRET.match(secret):
+        raise ValueError("TELEGRAM_WEBHOOK_SECRET must be 1-256 characters of A-Z a-z 0-9 _ -")
+    return secret
+
+
+def webhook_handler(app: Any, secret: str) -> Any:
     """An aiohttp handler that checks the secret token and queues the update."""
+    expected = check_secret(secret).encode()
 
     async def handle(request: web.Request) -> web.Response:
-        if secret is not None:
-            given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
-            if not hmac.compare_digest(given.encode(), secret.encode()):
-                return web.Response(status=403)
+        given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
+        if not hmac.compare_digest(given.encode(errors="surrogateescape"), expected):
+            logger.warning("webhook: a POST without the right secret token was refused "
+                           "(from %s)", request.remote)
+            return web.Response(status=403)
         if (request.content_length or 0) > MAX_UPDATE_BYTES:
             return web.Response(status=413)
         try:
@@ -56,10 +72,9 @@ def webhook_handler(app: Any, secret: str | None) -> Any:
 async def serve_webhook(app: Any, stop: asyncio.Event, *, url: str, secret: str | None,
                         listen: tuple[str, int] | None = None) -> None:
     """Listen for Telegram's POSTs until `stop` is set. The webhook stays registered on stop:
-    the other replicas keep receiving."""
-
-    if secret is not None and not _SECRET.match(secret):
-        raise ValueError("TELEGRAM_WEBHOOK_SECRET must be 1-256 characters of A-Z a-z 0-9 _ -")
+    the other replicas keep receiving. ValueError, before anything listens, without a valid
+    secret."""
+    secret = check_secret(secret)
     host, port = listen or _listen_from_env()
     path = urlsplit(url).path or "/"
     web_app = web.Application(client_max_size=MAX_UPDATE_BYTES)

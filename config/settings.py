@@ -17,6 +17,9 @@ TOKEN_VARIABLE = "TELEGRAM_BOT_TOKEN"
 _TOKEN_LOOKALIKE = re.compile(
     r"(?i)^(?=.*TOKEN)(?:.*TELEGRAM.*|(?:.*_)?TG(?:_.*)?|(?:BOT_)?(?:API_)?TOKEN)$")
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+# What Telegram accepts as a webhook's secret_token.
+_WEBHOOK_SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+MAKE_SECRET = "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +40,10 @@ class Settings:
     held_cap: int = 10_000
     probe_first_s: float = 60.0
     probe_max_s: float = 6 * 3600.0
+    # Webhook mode (TELEGRAM_WEBHOOK_URL): never without a valid secret (checked at load).
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
+    webhook_listen: tuple[str, int] = ("0.0.0.0", 8443)
 
     @property
     def dry_run(self) -> bool:
@@ -66,6 +73,7 @@ class Settings:
         redis_url = env.get("REDIS_URL", "").strip() or None
         if redis_url is not None:
             _check_redis_url(redis_url)
+        webhook_url, webhook_secret, webhook_listen = _webhook(env)
         lookalikes: tuple[str, ...] = ()
         if token is None:
             lookalikes = tuple(sorted(name for name, value in env.items()
@@ -90,6 +98,9 @@ class Settings:
             held_cap=held_cap,
             probe_first_s=probe_first,
             probe_max_s=probe_max,
+            webhook_url=webhook_url,
+            webhook_secret=webhook_secret,
+            webhook_listen=webhook_listen,
         )
 
     def warnings(self) -> list[str]:
@@ -123,6 +134,38 @@ def _duration(env: dict[str, str], name: str, default: float) -> float:
     if seconds <= 0:
         raise ConfigError(f"{name} = {raw!r}: must be longer than 0")
     return seconds
+def _webhook(env: dict[str, str]) -> tuple[str | None, str | None, tuple[str, int]]:
+    """TELEGRAM_WEBHOOK_URL, _SECRET and _LISTEN, checked: webhook mode without a secret
+    would let anyone who finds the address post updates as any user, so it does not start."""
+    url = env.get("TELEGRAM_WEBHOOK_URL", "").strip() or None
+    secret = env.get("TELEGRAM_WEBHOOK_SECRET", "").strip() or None
+    listen_raw = env.get("TELEGRAM_WEBHOOK_LISTEN", "").strip() or "0.0.0.0:8443"
+    try:
+        listen = _parse_addr(listen_raw)
+    except ConfigError:
+        raise ConfigError(f"TELEGRAM_WEBHOOK_LISTEN = {listen_raw!r}: must be host:port, like "
+                          "0.0.0.0:8443") from None
+    if secret is not None and not _WEBHOOK_SECRET.match(secret):
+        # Never echo the secret: say what is wrong with it.
+        what = (f"it is {len(secret)} characters long" if len(secret) > 256
+                else "it holds other characters")
+        raise ConfigError(
+            f"TELEGRAM_WEBHOOK_SECRET: Telegram accepts 1-256 characters of A-Z a-z 0-9 _ - "
+            f"only, and {what}. Make one with: {MAKE_SECRET}")
+    if url is None:
+        return None, secret, listen
+    if not url.lower().startswith("https://"):
+        raise ConfigError(f"TELEGRAM_WEBHOOK_URL = {url!r}: Telegram calls webhooks over "
+                          "HTTPS only; give the public https:// address of the bot's proxy")
+    if secret is None:
+        raise ConfigError(
+            "TELEGRAM_WEBHOOK_URL is set but TELEGRAM_WEBHOOK_SECRET is not: in webhook mode "
+            "the bot needs a secret, or anyone who finds the address could send it updates "
+            "as any user (an owner's commands included). Make one with:\n"
+            f"    {MAKE_SECRET}\n"
+            "and set TELEGRAM_WEBHOOK_SECRET to it (1-256 characters of A-Z a-z 0-9 _ -); "
+            "or unset TELEGRAM_WEBHOOK_URL to receive updates by long polling.")
+    return url, secret, listen
 
 
 def _check_redis_url(url: str) -> None:

@@ -44,6 +44,20 @@ class PhotoFetcher:
         self.max_redirects = max_redirects
         self.user_agent = user_agent
         self._session: aiohttp.ClientSession | None = None
+        # Sessions made under an older allow-list, closed at aclose (a reload must not cut a
+        # download in flight; reloads are rare, so they are few).
+        self._retired: list[aiohttp.ClientSession] = []
+
+    def set_allow_networks(self, allow_networks: Sequence[str]) -> None:
+        """Use a new allow-list (config reload) for every download from now on: the next
+        download opens a session whose resolver checks against it."""
+        networks = tuple(allow_networks)
+        if networks == self.allow_networks:
+            return
+        self.allow_networks = networks
+        if self._session is not None:
+            self._retired.append(self._session)
+            self._session = None
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -55,6 +69,9 @@ class PhotoFetcher:
         return self._session
 
     async def aclose(self) -> None:
+        for session in self._retired:
+            await session.close()
+        self._retired.clear()
         if self._session is not None:
             await self._session.close()
             self._session = None

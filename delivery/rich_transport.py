@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -77,6 +77,12 @@ class RichTransport:
 
     async def aclose(self) -> None:
         await self.inner.aclose()
+
+    def set_allow_networks(self, allow_networks: Sequence[str]) -> None:
+        """A reload's `allow_networks` reaches the wrapped transport's photo downloader."""
+        set_networks = getattr(self.inner, "set_allow_networks", None)
+        if set_networks is not None:
+            set_networks(allow_networks)
 
     async def send(self, delivery: Delivery) -> Posted:
         if delivery.kind == EDIT_RICH:

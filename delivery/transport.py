@@ -76,6 +76,9 @@ class TelegramTransport:
     def extra(self) -> dict[str, Any]:
         """Parameters every send carries (allow_paid_broadcast), for other senders' calls."""
         return dict(self._extra)
+    def set_allow_networks(self, allow_networks: Sequence[str]) -> None:
+        """The config's new `allow_networks` (reload), for the photo downloader."""
+        self.photos.set_allow_networks(allow_networks)
 
     async def aclose(self) -> None:
         """Close the photo downloader's HTTP session (when this transport made it)."""

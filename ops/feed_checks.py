@@ -53,7 +53,7 @@ async def check_feed(fetcher: Any, feed: FeedConfig, allow_networks: Sequence[st
     from model.errors import FeedError
 
     try:
-        result = await fetcher.fetch(feed.url, trusted=True, allow_networks=allow_networks,
+        result = await fetcher.fetch(feed.url, trusted=feed.trusted, allow_networks=allow_networks,
                                      user_agent=feed.user_agent, headers=feed.headers or None,
                                      proxy=feed.proxy)
         parsed = await asyncio.to_thread(parse_feed, result.body or b"", feed_url=result.url,

@@ -17,7 +17,7 @@ import socket
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 from urllib.parse import unquote, urlsplit
 
 from aiohttp import web
@@ -36,8 +36,8 @@ Probe = Callable[[], Awaitable[str | None]]
 # -- secrets -----------------------------------------------------------------------------------
 
 def secrets_of(settings: Any) -> list[str]:
-    """The strings that must never be shown: the token (and its secret half), REDIS_URL's
-    password, and their URL-encoded forms."""
+    """The strings that must never be shown: the token (and its secret half), the webhook's
+    secret, REDIS_URL's password, and their URL-encoded forms."""
     found: list[str] = []
     token = getattr(settings, "token", None) or ""
     if token:
@@ -45,6 +45,9 @@ def secrets_of(settings: Any) -> list[str]:
         _, _, secret_half = token.partition(":")
         if len(secret_half) >= 8:
             found.append(secret_half)
+    webhook_secret = getattr(settings, "webhook_secret", None) or ""
+    if webhook_secret:
+        found.append(webhook_secret)
     redis_url = getattr(settings, "redis_url", None) or ""
     if redis_url:
         try:
@@ -108,7 +111,7 @@ class ReadinessProbes:
         if bot is not None:
             last_ok = [-1e18]
 
-            async def telegram_probe() -> str | None:  # type: ignore[misc]
+            async def telegram_probe() -> str | None:
                 if time.monotonic() - last_ok[0] < telegram_cache_s:
                     return "reachable (cached)"
                 me = await bot.get_me()
@@ -134,7 +137,7 @@ class ReadinessProbes:
             return True, note or "reachable"
 
         results = await asyncio.gather(*(run(probe) for _, probe in named))
-        rows = [(name, ok, note) for (name, _), (ok, note) in zip(named, results)]
+        rows = [(name, ok, note) for (name, _), (ok, note) in zip(named, results, strict=True)]
         return all(ok for _, ok, _ in rows), rows
 
 
@@ -192,7 +195,7 @@ def build_app(probes: ReadinessProbes, metrics: MetricsSource | CollectorRegistr
                 logger.warning("a response of %s held a secret; it was masked", request.path)
                 response.body = masked.encode("utf-8", errors="surrogateescape")
         response.headers.setdefault("Cache-Control", "no-store")
-        return response
+        return cast(web.StreamResponse, response)
 
     async def healthz(_: web.Request) -> web.Response:
         return web.Response(text="ok\n")

@@ -49,8 +49,13 @@ class OwnerNotices:
     """Queues short notices to every owner's and editor's private chat."""
 
     def __init__(self, config: BotConfig, store: Store) -> None:
-        self.recipients = sorted({str(u) for u in (*config.owners, *config.editors)})
+        self.recipients: list[str] = []
+        self.set_config(config)
         self.store = store
+
+    def set_config(self, config: BotConfig) -> None:
+        """The owners and editors of this config are told from now on (config reload)."""
+        self.recipients = sorted({str(u) for u in (*config.owners, *config.editors)})
 
     async def send(self, key: str, text: str, url: str = "") -> None:
         if not self.recipients:

@@ -160,10 +160,33 @@ class Reloader:
 
 def apply_to_poller(poller: Any) -> Applier:
     """Swap the poller's config and feed table, then schedule new feeds (due now) and drop
-    removed ones from the schedule. Polls in flight finish as they started."""
+    removed ones from the schedule; its health notices go to the new owners and editors. Polls
+    in flight finish as they started."""
     async def apply(config: BotConfig) -> None:
         poller.base_config = config
+        on_health = getattr(poller, "on_health", None)
+        if on_health is not None and hasattr(on_health, "set_config"):
+            on_health.set_config(config)
         await poller.refresh(force=True)
+
+    return apply
+
+
+def apply_to_notices(notices: Any) -> Applier:
+    """Owners' notices (ops.notices.OwnerNotices) go to the new owners and editors."""
+    def apply(config: BotConfig) -> None:
+        notices.set_config(config)
+
+    return apply
+
+
+def apply_to_transport(transport: Any) -> Applier:
+    """The photo downloader of a live transport reaches the new `allow_networks` (the preview
+    downloads nothing)."""
+    def apply(config: BotConfig) -> None:
+        set_networks = getattr(transport, "set_allow_networks", None)
+        if set_networks is not None:
+            set_networks(tuple(config.allow_networks))
 
     return apply
 
