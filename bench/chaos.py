@@ -40,7 +40,7 @@ import redis.asyncio as aioredis
 
 from bench.chaos_faults import FAULTS, Chaos, FaultLog
 from bench.chaos_reconcile import HeldRecord, Reconciliation, reconcile, table
-from bench.chaos_world import CHANNELS, KICKED_CHANNEL, TOKEN, Farm, Worker, write_run_config
+from bench.chaos_world import CHANNELS, KICKED_CHANNEL, OWNER, TOKEN, Farm, Worker, write_run_config
 from delivery.queue import DeliveryQueue
 from sandbox.telegram_api import FakeTelegram, RateLimits
 from store.embedded import EmbeddedRedis
@@ -59,6 +59,7 @@ class Options:
     workers: int = 3
     seed: int = 1
     feeds: int = 4
+    initial: int = 2                 # articles each good feed has before the workers start
     publish_every: float = 4.0       # seconds between two new articles (any feed), on average
     publish_for: float | None = None  # seconds of publishing (default: as long as the faults)
     drain: float = 300.0             # at most this long for the backlog after the faults
@@ -174,8 +175,9 @@ async def run_chaos(options: Options) -> Report:
             FeedServer() as server:
         for i, chat in enumerate(CHANNELS):
             tg.add_chat(chat, type="channel", title=f"قناة {i + 1}")
+        tg.add_user(OWNER, "Owner")  # told when a channel refuses the bot
         farm = Farm(server, options.feeds)
-        farm.setup()
+        farm.setup(options.initial)
         config = write_run_config(root, farm)
         redis = EmbeddedRedis(root / "redis-data")
         redis.start()

@@ -21,7 +21,8 @@ async def test_a_short_chaos_run_loses_nothing_and_posts_nothing_in_the_wrong_ch
     stay within the sends in flight at each kill plus the answers the fake dropped, no worker
     crashes or leaves children behind, and each stops cleanly at the end."""
     options = Options(
-        minutes=0.6, workers=2, seed=20261205, feeds=2, publish_every=3.0, publish_for=25.0,
+        minutes=0.6, workers=2, seed=20261205, feeds=2, initial=8, publish_every=5.0,
+        publish_for=25.0,
         drain=150.0, kill_every=14.0, fault_gap=(2.0, 4.0), fault_length=(4.0, 8.0),
         faults=("redis restart", "api 5xx", "api 429 storm", "api dropped connections",
                 "kick and re-add"),
@@ -32,7 +33,7 @@ async def test_a_short_chaos_run_loses_nothing_and_posts_nothing_in_the_wrong_ch
     print("\n" + summary)
     assert report.kills >= 1, summary
     assert len(report.faults) >= 3, summary
-    assert result.expected >= 12 and result.delivered >= 8, summary
+    assert result.expected >= 32 and result.delivered >= 16, summary
     assert result.lost == [], summary
     assert result.wrong_chat == [] and result.unexpected == [], summary
     assert result.held_other == [], summary
