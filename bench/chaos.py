@@ -24,9 +24,11 @@ import argparse
 import asyncio
 import os
 import random
+import re
 import sys
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,7 +40,7 @@ import redis.asyncio as aioredis
 
 from bench.chaos_faults import FAULTS, Chaos, FaultLog
 from bench.chaos_reconcile import HeldRecord, Reconciliation, reconcile, table
-from bench.chaos_world import CHANNELS, KICKED_CHANNEL, TOKEN, Farm, Worker, write_run_config
+from bench.chaos_world import CHANNELS, KICKED_CHANNEL, OWNER, TOKEN, Farm, Worker, write_run_config
 from delivery.queue import DeliveryQueue
 from sandbox.telegram_api import FakeTelegram, RateLimits
 from store.embedded import EmbeddedRedis
@@ -47,6 +49,8 @@ from tests.fakes.feed_server import FeedServer
 # The sender's bound on sends in flight (delivery/sender.py): what one kill can leave
 # accepted by Telegram but unrecorded, hence sent again.
 SENDS_IN_FLIGHT = 8
+_COUNTED_APART = ("worker SIGKILL", "redis restart", "worker exited")
+_FEED_FIELD = re.compile(r'"feed": "([^"]+)"')
 
 
 @dataclass
@@ -55,6 +59,7 @@ class Options:
     workers: int = 3
     seed: int = 1
     feeds: int = 4
+    initial: int = 2                 # articles each good feed has before the workers start
     publish_every: float = 4.0       # seconds between two new articles (any feed), on average
     publish_for: float | None = None  # seconds of publishing (default: as long as the faults)
     drain: float = 300.0             # at most this long for the backlog after the faults
@@ -75,6 +80,7 @@ class Report:
     kills: int
     redis_restarts: int
     crashes: list[tuple[int, int]]           # (worker, exit code)
+    refusals: dict[str, int]                 # starts refused during an outage, by cause
     not_alive: list[str]
     orphans: list[int]
     max_rss_mib: float
@@ -85,6 +91,7 @@ class Report:
     drain_seconds: float
     published: int
     exit_codes: list[int | None] = field(default_factory=list)
+    feed_refusals: dict[str, int] = field(default_factory=dict)  # failed polls, by feed kind
     root: Path | None = None
 
     @property
@@ -123,14 +130,18 @@ class Report:
             ("unexpected posts", len(r.unexpected)),
             ("good items in the unclosed body", f"{r.optional_delivered}/{r.optional_total} "
                                                 "posted"),
+            ("failed polls logged", ", ".join(f"{k} {v}" for k, v in
+                                              sorted(self.feed_refusals.items()))),
             ("owner notices", r.notices),
             ("429s answered", self.rate_limited),
             ("Bot API requests", self.requests),
             ("workers SIGKILLed", self.kills),
             ("Redis restarts", self.redis_restarts),
             ("other faults", ", ".join(f"{k} {v}" for k, v in sorted(self.faults.items())
-                                       if k not in ("worker SIGKILL", "redis restart"))),
+                                       if k not in _COUNTED_APART)),
             ("worker crashes", len(self.crashes)),
+            ("starts refused in an outage", ", ".join(
+                f"{n} ({why})" for why, n in sorted(self.refusals.items())) or "none"),
             ("processes not alive", ", ".join(self.not_alive) or "none"),
             ("max worker RSS", f"{self.max_rss_mib:.0f} MiB (process and its children)"),
             ("worker exit codes on SIGTERM", self.exit_codes),
@@ -164,8 +175,9 @@ async def run_chaos(options: Options) -> Report:
             FeedServer() as server:
         for i, chat in enumerate(CHANNELS):
             tg.add_chat(chat, type="channel", title=f"قناة {i + 1}")
+        tg.add_user(OWNER, "Owner")  # told when a channel refuses the bot
         farm = Farm(server, options.feeds)
-        farm.setup()
+        farm.setup(options.initial)
         config = write_run_config(root, farm)
         redis = EmbeddedRedis(root / "redis-data")
         redis.start()
@@ -184,8 +196,8 @@ async def run_chaos(options: Options) -> Report:
                                                      publish_for))
             await chaos.run(seconds)
             await publisher
-            log.echo and log.echo(f"faults over: {len(farm.published)} articles published; "
-                                  "draining")
+            if log.echo is not None:
+                log.echo(f"faults over: {len(farm.published)} articles published; draining")
             drain_began = time.monotonic()
             kicked = {KICKED_CHANNEL} if chaos.kicked_at else set()
             result = await _drain(farm, tg, redis.url, kicked, options.drain)
@@ -197,19 +209,33 @@ async def run_chaos(options: Options) -> Report:
             exit_codes = [await w.stop() for w in workers]
         finally:
             for worker in workers:
-                await worker.stop(timeout=5)
+                await worker.stop(grace=5)
             redis.stop()
     dropped = sum(1 for r in tg.requests if r.description == "dropped after accept")
     return Report(
         options=options, result=result, faults=dict(log.counts), fault_lines=log.lines,
         kills=sum(w.kills for w in workers), redis_restarts=log.counts["redis restart"],
         crashes=[(w.index, code) for w in workers for code in w.crashes],
+        refusals=dict(sum((w.refusals for w in workers), Counter())),
         not_alive=not_alive, orphans=chaos.orphans,
         max_rss_mib=max(w.max_rss_kib for w in workers) / 1024,
         rate_limited=len(tg.rate_limited), dropped_sends=dropped, requests=len(tg.requests),
         seconds=time.monotonic() - began, drain_seconds=drain_seconds,
         published=sum(1 for p in farm.published if not p.optional), exit_codes=exit_codes,
-        root=root)
+        root=root, feed_refusals=_failed_polls(farm, workers))
+
+
+def _failed_polls(farm: Farm, workers: list[Worker]) -> dict[str, int]:
+    """How many polls each kind of feed failed, from the workers' logs (one line each)."""
+    kinds = {farm.server.url(path): kind for kind, path in farm.bad_paths.items()}
+    kinds.update({farm.server.url(f.path): "good feeds" for f in farm.good})
+    counts: Counter[str] = Counter()
+    for worker in workers:
+        for line in worker.log_path.read_text(encoding="utf-8", errors="replace").splitlines():
+            if "feed poll failed" in line:
+                feed = _FEED_FIELD.search(line)
+                counts[kinds.get(feed.group(1), "other") if feed else "other"] += 1
+    return dict(counts)
 
 
 async def _publish(farm: Farm, rng: random.Random, every: float, seconds: float) -> None:
@@ -224,9 +250,8 @@ async def _monitor(workers: list[Worker], log: FaultLog) -> None:
     while True:
         for worker in workers:
             worker.sample()
-            if await worker.check_crash():
-                log.note("worker crashed", f"worker {worker.index} exited with "
-                                           f"{worker.crashes[-1]}; started again")
+            if what := await worker.check_crash():
+                log.note("worker exited", f"worker {worker.index} {what}; started again")
         await asyncio.sleep(1.0)  # the sampling period
 
 

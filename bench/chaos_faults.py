@@ -24,6 +24,8 @@ FAULTS = ("redis restart", "api 5xx", "api dropped connections", "api 429 storm"
           "api outage", "kick and re-add", "broken feed")
 FEED_FAULTS = ("timeout", "garbage", "entity bomb", "redirect loop", "unclosed items",
                "dropped connection")
+_AT_NEXT_SEND = ("api 5xx", "api dropped connections", "api 429 storm", "api outage",
+                 "kick and re-add")
 SEND_METHODS = ("sendMessage", "sendPhoto", "sendRichMessage")
 _FOREVER = 10**9  # a fault count that lasts until clear_faults
 
@@ -126,7 +128,21 @@ class Chaos:
         while not await self._sleep(self.rng.uniform(*self.fault_gap)):
             kind = self.rng.choice(self.faults)
             length = self.rng.uniform(*self.fault_length)
+            # Feeds are polled once a minute, so sends come in bursts: a Bot API fault or a
+            # kick waits for the next send, to strike while posts are in flight.
+            if kind in _AT_NEXT_SEND and not await self._next_send():
+                break
             await getattr(self, "_" + kind.replace(" ", "_").replace("-", "_"))(length)
+
+    async def _next_send(self, patience: float = 90.0) -> bool:
+        """Wait until Telegram takes a message (False: the faults ended first)."""
+        seen = len(self.tg.messages)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + patience
+        while len(self.tg.messages) == seen and loop.time() < deadline:
+            if await self._sleep(0.2):  # checking period
+                return False
+        return True
 
     async def _redis_restart(self, length: float) -> None:
         down = min(length, self.rng.uniform(2.0, 8.0))

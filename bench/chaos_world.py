@@ -12,10 +12,11 @@ import os
 import signal
 import sys
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from tests.fakes.feed_server import FeedItem, FeedServer, render_feed
 from tests.support import REPO, bot_env, write_config
@@ -160,7 +161,7 @@ class Farm:
         self.server.restore_feed(feed.path)
         feed.broken = None
 
-    def config(self, interval: str = "1m") -> dict:
+    def config(self, interval: str = "1m") -> dict[str, Any]:
         feeds = [{"url": self.server.url(f.path), "channels": [str(c) for c in f.chats],
                   "first_run": "all", "interval": interval} for f in self.good]
         feeds += [{"url": self.server.url(path), "channels": [str(CHANNELS[0])],
@@ -204,6 +205,10 @@ def descendants(pid: int) -> list[int]:
     return found
 
 
+START_GRACE_S = 30.0
+_START_REFUSALS = {3: "Redis not usable", 1: "Telegram unreachable"}
+
+
 class Worker:
     """One `main.py run` process; killed and started again by the run."""
 
@@ -220,6 +225,8 @@ class Worker:
         self.crashes: list[int] = []     # exit codes of deaths we did not cause
         self.max_rss_kib = 0
         self.killed = False              # down because the run killed it (not a crash)
+        self.refusals: Counter[str] = Counter()  # starts refused during an outage, by cause
+        self.started_at = 0.0
         self.children: set[int] = set()  # descendants seen while alive
         self._log: IO[bytes] | None = None
 
@@ -233,6 +240,7 @@ class Worker:
             stdin=asyncio.subprocess.DEVNULL, stdout=self._log, stderr=self._log)
         self.starts += 1
         self.killed = False
+        self.started_at = time.monotonic()
 
     @property
     def alive(self) -> bool:
@@ -257,22 +265,32 @@ class Worker:
         total = rss_kib(self.process.pid) + sum(rss_kib(k) for k in kids)
         self.max_rss_kib = max(self.max_rss_kib, total)
 
-    async def check_crash(self) -> bool:
-        """A worker that exited on its own is a crash: recorded, and started again."""
-        if self.process is not None and self.process.returncode is not None and not self.killed:
-            self.crashes.append(self.process.returncode)
-            await self.start()
-            return True
-        return False
+    async def check_crash(self) -> str | None:
+        """A worker that exited on its own is started again, as a supervisor would. Exit 3
+        (Redis not usable) or 1 (Telegram unreachable) soon after a start is the documented
+        refusal to start during an outage; any other exit is a crash. Returns what happened,
+        if anything."""
+        if self.process is None or self.process.returncode is None or self.killed:
+            return None
+        code = self.process.returncode
+        refusal = _START_REFUSALS.get(code)
+        if refusal and time.monotonic() - self.started_at < START_GRACE_S:
+            self.refusals[refusal] += 1
+            what = f"refused to start (exit {code}: {refusal})"
+        else:
+            self.crashes.append(code)
+            what = f"crashed (exit {code})"
+        await self.start()
+        return what
 
-    async def stop(self, timeout: float = 30.0) -> int | None:
+    async def stop(self, grace: float = 30.0) -> int | None:
         """SIGTERM and wait; the exit code (None if it had to be killed)."""
         code: int | None = None
         if self.alive:
             assert self.process is not None
             self.process.send_signal(signal.SIGTERM)
             try:
-                code = await asyncio.wait_for(self.process.wait(), timeout)
+                code = await asyncio.wait_for(self.process.wait(), grace)
             except TimeoutError:
                 self.process.kill()
                 await self.process.wait()
