@@ -9,7 +9,7 @@ import pytest
 
 from tests.support import REPO
 
-COMMANDS = ["run", "once", "check", "preview", "import-opml", "export-opml"]
+COMMANDS = ["run", "once", "check", "preview", "import-opml", "export-opml", "sandbox"]
 
 
 def help_of(*args: str) -> str:
@@ -46,6 +46,16 @@ def test_run_once_and_check_help_tell_their_exit_codes() -> None:
     for command in ("run", "once", "check"):
         assert "exit codes:" in help_of(command)
     assert "Ctrl-C" in help_of("run")
+
+
+def test_sandbox_is_offered_and_says_what_it_leaves_alone() -> None:
+    """The top-level help points a new user at the sandbox; its own help says what to try and
+    that the user's token, data and REDIS_URL are not used."""
+    assert "sandbox" in help_of().split("environment:")[0]
+    text = " ".join(help_of("sandbox").split())
+    for needed in ("/push", "Publish", "--port", "--open", "TELEGRAM_BOT_TOKEN", "REDIS_URL",
+                   "Ctrl-C"):
+        assert needed in text, needed
 
 
 def test_the_readme_commands_work_when_copied() -> None:
