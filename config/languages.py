@@ -17,7 +17,7 @@ Why these sets:
 """
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 Language = Literal["ar", "en", "fa", "ur", "he"]
 Digits = Literal["latin", "arabic", "extended"]
@@ -25,6 +25,7 @@ Calendar = Literal["gregorian", "hijri", "persian", "hebrew"]
 MonthNames = Literal["standard", "levantine"]
 
 LANGUAGES: tuple[Language, ...] = ("ar", "en", "fa", "ur", "he")
+LANGUAGES: tuple[Language, ...] = get_args(Language)
 RTL_LANGUAGES = frozenset({"ar", "fa", "ur", "he"})
 
 # Allowed calendars per language, and what a channel shows when it names none.

@@ -16,6 +16,7 @@ from bot.handlers.common import (
 )
 from bot.i18n import Translator
 from bot.reply_limits import fit_reply
+from config.languages import LANGUAGES
 from config.schema import ChannelConfig
 from guards.urls import display_url
 
@@ -33,7 +34,7 @@ async def channels_command(update: Update, context: NashirContext) -> None:
         await _remove_channel(update, context, t, args[1:])
         return
     if args:
-        await reply(update, t("Usage: /channels, /channels add CHANNEL [ar|en], "
+        await reply(update, t("Usage: /channels, /channels add CHANNEL [ar|en|fa|ur|he], "
                               "/channels remove CHANNEL"))
         return
     registry = context.data.registry
@@ -48,7 +49,7 @@ async def channels_command(update: Update, context: NashirContext) -> None:
     if not config.channels:
         blocks.append([t("No channels yet.")])
     await reply(update, fit_reply(t, [t("<b>Channels</b>")], blocks, [
-        t("Add one with /channels add CHANNEL [ar|en] after making me an "
+        t("Add one with /channels add CHANNEL [ar|en|fa|ur|he] after making me an "
           "administrator there with the right to post.")]))
 
 
@@ -68,8 +69,8 @@ def _bot_may_post(member: ChatMember, chat_type: str) -> bool:
 
 async def _add_channel(update: Update, context: NashirContext, t: Translator,
                        args: list[str]) -> None:
-    if not 1 <= len(args) <= 2 or (len(args) == 2 and args[1].lower() not in ("ar", "en")):
-        await reply(update, t("Usage: /channels add CHANNEL [ar|en]"))
+    if not 1 <= len(args) <= 2:
+        await reply(update, t("Usage: /channels add CHANNEL [ar|en|fa|ur|he]"))
         return
     chat = check_chat(args[0])
     if chat is None:
@@ -77,6 +78,11 @@ async def _add_channel(update: Update, context: NashirContext, t: Translator,
                               "-1001234567890."))
         return
     language = args[1].lower() if len(args) == 2 else "ar"
+    if language not in LANGUAGES:
+        await reply(update, t("{language} is not a language channels can have; use one of: "
+                              "{languages}.", language=language,
+                              languages=", ".join(LANGUAGES)))
+        return
     registry = context.data.registry
     if await registry.find_channel(chat) is not None:
         await reply(update, t("{chat} is already one of the channels.", chat=chat))

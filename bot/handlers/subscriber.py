@@ -56,7 +56,8 @@ async def help_command(update: Update, context: NashirContext) -> None:
             t("/push URL [CHANNEL]: preview an article, then publish it"),
             t("/feeds: the feeds; /addfeed URL CHANNEL; /removefeed URL"),
             t("/pause and /resume a feed (URL) or a channel (@name)"),
-            t("/channels: the channels; /channels add CHANNEL [ar|en]; /channels remove CHANNEL"),
+            t("/channels: the channels; /channels add CHANNEL [ar|en|fa|ur|he]; "
+              "/channels remove CHANNEL"),
             t("/status: queue, feeds, posts today and the last actions"),
             t("/why URL: what became of an article in each channel, and why"),
         ]

@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from store.registry import dynamic_feeds, effective_config, registry_version
 from model.article import feed_id_for
 from store import keys
+from store.registry import dynamic_feeds, effective_config, registry_version
 from tests.bot.conftest import (
     EDITOR,
     NEWS_CHAT,
@@ -168,6 +168,13 @@ async def test_channels_add_checks_rights_with_telegram(bot):
     assert [c.chat for c in (await effective_config(bot.redis, bot.config)).channels] == [
         NEWS_CHAT, WORLD_CHAT]
 
+    [reply] = await bot.say(EDITOR, "/channels add @good_chan de")
+    assert "de is not a language channels can have; use one of: ar, en, fa, ur, he" in plain(
+        reply.html)
+    tg.add_chat(-1012, "channel", username="persian_chan", title="کانال")
+    [reply] = await bot.say(EDITOR, "/channels add @persian_chan fa")
+    assert "posts in fa" in plain(reply.html)
+    [reply] = await bot.say(EDITOR, "/channels remove @persian_chan")
     [reply] = await bot.say(EDITOR, "/channels add @good_chan en")
     assert "Channel added: @good_chan (Good Channel), posts in en" in plain(reply.html)
     assert tg.calls("getChatMember")[-1].status == 200
