@@ -237,6 +237,12 @@ async def test_a_reply_to_the_card_is_talk_not_an_excerpt(start_bot):
         assert await bot.redis.hget(keys.bot_review(card_id), "excerpt") is None
         assert bot.current(card).html == original
         assert len(bot.tg.messages_to(REVIEW)) == before + 1
+
+        async def prompt_filed() -> bool:  # the desk remembers the prompt after sending it
+            return bool(await bot.redis.exists(keys.bot_review_awaiting_edit(
+                str(REVIEW), prompt.message_id)))
+
+        await eventually(prompt_filed, 10, "the edit prompt to be filed")
         [done] = await bot.say(EDITOR, "مقتطف جديد من المحرر.", chat_id=REVIEW,
                                reply_to_message_id=prompt.message_id)
         assert "Excerpt updated" in plain(done.html)

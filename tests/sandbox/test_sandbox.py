@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.formatters.conftest import ARTIFACTS
-from tests.sandbox.harness import CHROMIUM, CHROMIUM_MISSING, chromium_page, running_sandbox
+from tests.sandbox.harness import CHROMIUM, chromium_page, running_sandbox
 
 pytestmark = pytest.mark.slow
 
@@ -40,7 +40,8 @@ def _leftovers(folder: Path) -> list[Path]:
 
 
 @pytest.mark.chromium
-@pytest.mark.skipif(not CHROMIUM.exists(), reason=CHROMIUM_MISSING)
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="Chromium is not at /usr/bin/chromium: "
+                    "apt-get install chromium (.ci/run installs it)")
 async def test_push_publish_and_see_the_post_in_chromium(tmp_path: Path) -> None:
     """In the web chat: type /push with the sample article, get the preview card with a button
     per channel, press the Arabic channel's, see the card say so and the post land in the
