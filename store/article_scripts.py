@@ -52,6 +52,19 @@ local function trim_seen(seen_key, content_key, window, ttl)
 end
 """
 
+# Shared Lua: the chat now has this article. Every identity key goes into the chat's posted set,
+# with where it came from (link and feed, for `why` and duplicate fates), both kept posted_ttl.
+POSTED_LIB = """
+local function mark_posted(posted, origins, ids, nids, url, feed_url, now, posted_ttl)
+  for i = 1, nids do
+    redis.call('ZADD', posted, now, ids[i])
+    redis.call('HSET', origins, ids[i], url .. '\\31' .. feed_url)
+  end
+  redis.call('EXPIRE', posted, posted_ttl)
+  redis.call('EXPIRE', origins, posted_ttl)
+end
+"""
+
 # Checks a feed's current items against its seen set. Seen items are touched (their score is
 # the last time the feed listed them, so the window trim only drops items the feed no longer
 # lists) and their content hash is compared with the one recorded: 0 new, 1 seen, 2 seen and
@@ -105,7 +118,7 @@ return out
 #       (chat index, paused 1/0, payload) per delivery, (chat, fate, reason, detail) per skip.
 # Returns per item: status (1 new for the feed, 0 seen, 2 seen and changed), count queued,
 # the queued deliveries' indexes, count of duplicates, then (index, reason, detail) each.
-QUEUE_ARTICLES_LUA = SEEN_LIB + FATES_LUA + """
+QUEUE_ARTICLES_LUA = SEEN_LIB + POSTED_LIB + FATES_LUA + """
 local seen_key, stream, content_key, held_stream = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local now, window = tonumber(ARGV[1]), tonumber(ARGV[2])
 local seen_ttl, posted_ttl, story_window = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
@@ -232,12 +245,7 @@ for a = 1, n do
                       hour_prefix, skipped_key)
         end
       else
-        for i = 1, nids do
-          redis.call('ZADD', posted, now, ids[i])
-          redis.call('HSET', origins, ids[i], url .. '\\31' .. feed_url)
-        end
-        redis.call('EXPIRE', posted, posted_ttl)
-        redis.call('EXPIRE', origins, posted_ttl)
+        mark_posted(posted, origins, ids, nids, url, feed_url, now, posted_ttl)
         if fp ~= '' then
           -- The chat's latest stories under this title: generic titles ("افتتاحية العدد")
           -- are shared by many different texts.

@@ -22,6 +22,7 @@ import redis.asyncio as aioredis
 
 from model.delivery import Delivery
 from store import keys
+from store.article_scripts import POSTED_LIB
 from store.fates import FATES_LUA, fate_prefixes, fates_key
 
 WON, LOST, GONE = 1, 0, -1
@@ -37,7 +38,7 @@ WON, LOST, GONE = 1, 0, -1
 #       21 ids, 22 deliveries, 23 fates, then the ids, (chat index, paused, payload) per
 #       delivery, (chat, fate, reason, detail) per fate.
 # Returns {1, state, queued json, duplicates json, held json} | {0, state, who} | {-1}.
-DECIDE_LUA = FATES_LUA + """
+DECIDE_LUA = POSTED_LIB + FATES_LUA + """
 local record, stream, schedule, open_index = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local unshown, held_stream, paused_set = KEYS[5], KEYS[6], KEYS[7]
 local now, card = tonumber(ARGV[7]), ARGV[8]
@@ -97,12 +98,7 @@ for d = 1, ndel do
                   hour_prefix, skipped_key)
     end
   else
-    for i = 1, nids do
-      redis.call('ZADD', posted, now, ids[i])
-      redis.call('HSET', origins, ids[i], url .. '\\31' .. feed_url)
-    end
-    redis.call('EXPIRE', posted, posted_ttl)
-    redis.call('EXPIRE', origins, posted_ttl)
+    mark_posted(posted, origins, ids, nids, url, feed_url, now, posted_ttl)
     if paused then
       -- As the queue script holds a paused channel's posts: released when it resumes.
       redis.call('XADD', held_stream, '*', 'd', payload, 'reason', 'paused', 'chat', chat,
