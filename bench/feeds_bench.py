@@ -30,11 +30,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
-import json
 import multiprocessing
 import os
 import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -47,11 +45,12 @@ import aiohttp
 import feedparser
 import redis.asyncio as aioredis
 
+from bench.feeds_farm import FarmProcess
 from config.schema import parse_config
 from feeds.fetcher import Fetcher, FetchLimits, make_session
 from model.article import FetchResult, feed_id_for
-from pipeline.poller import Poller
 from ops.heap import settle_heap
+from pipeline.poller import Poller
 from store import keys
 from store.embedded import EmbeddedRedis
 from store.redis_store import Store, connect
@@ -80,35 +79,6 @@ def children_peak_rss_mb() -> float:
         total += next(int(line.split()[1]) for line in status.splitlines()
                       if line.startswith("VmHWM:"))
     return total / 1024
-
-
-class Farm:
-    def __init__(self, feeds: int, hosts: int) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, str(ROOT / "bench" / "feeds_farm.py"), "--feeds", str(feeds),
-             "--hosts", str(hosts)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        assert self.process.stdout is not None
-        line = self.process.stdout.readline()
-        if not line.startswith("READY "):
-            raise RuntimeError(f"the farm did not start: {line!r}")
-        self.ports: dict[str, int] = json.loads(line.split(" ", 1)[1])
-        self.hosts = list(self.ports)
-        self.feeds = feeds
-
-    def url(self, i: int) -> str:
-        host = self.hosts[i % len(self.hosts)]
-        return f"http://{host}:{self.ports[host]}/f/{i}.xml"
-
-    async def bump(self, remainder: int) -> None:
-        """Publish one new item in every feed i with i mod 10 == remainder."""
-        async with aiohttp.ClientSession() as session, session.get(
-                self.url(0).split("/f/")[0] + f"/_bump/{remainder}") as resp:
-            await resp.read()
-
-    def close(self) -> None:
-        assert self.process.stdin is not None
-        self.process.stdin.close()
-        self.process.wait(10)
 
 
 class Offset:
@@ -203,7 +173,7 @@ async def redis_memory(redis: aioredis.Redis, feeds: list[str]) -> dict[str, flo
             "used_memory": float((await redis.info("memory"))["used_memory"])}
 
 
-async def raw_http(farm: Farm, etags: dict[int, str]) -> dict[str, float]:
+async def raw_http(farm: FarmProcess, etags: dict[int, str]) -> dict[str, float]:
     """The limit: a bare aiohttp loop of conditional GETs (all answered 304). When `etags` is
     empty, an unmeasured first pass learns them."""
     connector = aiohttp.TCPConnector(limit=CONCURRENCY)
@@ -232,7 +202,7 @@ async def raw_http(farm: Farm, etags: dict[int, str]) -> dict[str, float]:
             "not_modified": statuses.get(304, 0)}
 
 
-async def naive(farm: Farm, sample: int) -> dict[str, float]:
+async def naive(farm: FarmProcess, sample: int) -> dict[str, float]:
     """The usual bot: GET every feed (no validators) and feedparser.parse it, in the loop."""
     connector = aiohttp.TCPConnector(limit=CONCURRENCY)
     entries = 0
@@ -259,7 +229,7 @@ async def main(feeds: int, hosts: int, naive_sample: int) -> None:
     with tempfile.TemporaryDirectory(prefix="nashir-bench-") as tmp:
         redis_server = EmbeddedRedis(Path(tmp))
         redis_server.start()
-        farm = Farm(feeds, hosts)
+        farm = FarmProcess(feeds, hosts)
         try:
             await run(farm, redis_server, naive_sample)
         finally:
@@ -269,7 +239,7 @@ async def main(feeds: int, hosts: int, naive_sample: int) -> None:
           f"{os.getloadavg()[0]:.1f} at the end")
 
 
-async def run(farm: Farm, redis_server: EmbeddedRedis, naive_sample: int) -> None:
+async def run(farm: FarmProcess, redis_server: EmbeddedRedis, naive_sample: int) -> None:
     chats = [str(-1001000000000 - c) for c in range(CHANNELS)]
     urls = [farm.url(i) for i in range(farm.feeds)]
     config = parse_config({
@@ -334,7 +304,7 @@ async def run(farm: Farm, redis_server: EmbeddedRedis, naive_sample: int) -> Non
 
         m_runs = []
         for bump in (1, 2):
-            await farm.bump(bump)
+            await asyncio.to_thread(farm.bump, bump)
             clock.days += 1
             m = await cycle(measured, redis_pid, farm_pid)
             changed = m["new"]

@@ -17,8 +17,10 @@ import argparse
 import asyncio
 import json
 import socket
+import subprocess
 import sys
 import time
+import urllib.request
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from xml.sax.saxutils import escape
@@ -104,6 +106,40 @@ class Farm:
             return web.Response(text="ok")
         self.counts["404"] += 1
         return web.Response(status=404)
+
+
+class FarmProcess:
+    """The farm as a child process, for the benches: start it, name its feeds, drive it."""
+
+    def __init__(self, feeds: int, hosts: int) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, __file__, "--feeds", str(feeds), "--hosts", str(hosts)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        if not line.startswith("READY "):
+            raise RuntimeError(f"the farm did not start: {line!r}")
+        self.ports: dict[str, int] = json.loads(line.split(" ", 1)[1])
+        self.hosts = list(self.ports)
+        self.feeds = feeds
+
+    def url(self, i: int) -> str:
+        host = self.hosts[i % len(self.hosts)]
+        return f"http://{host}:{self.ports[host]}/f/{i}.xml"
+
+    def get(self, path: str) -> bytes:
+        """GET one of the farm's control paths (/_bump/<r>, /_reset, /_stats)."""
+        with urllib.request.urlopen(self.url(0).split("/f/")[0] + path, timeout=30) as resp:
+            return bytes(resp.read())
+
+    def bump(self, remainder: int) -> None:
+        """Publish one new item in every feed i with i mod 10 == remainder."""
+        self.get(f"/_bump/{remainder}")
+
+    def close(self) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        self.process.wait(10)
 
 
 async def serve(feeds: int, hosts: int) -> None:

@@ -26,52 +26,23 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.feeds_farm import FarmProcess  # noqa: E402
 from store.embedded import EmbeddedRedis  # noqa: E402
 
 CHANNELS = 10
 
 
-class Farm:
-    def __init__(self, feeds: int, hosts: int) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, str(ROOT / "bench" / "feeds_farm.py"), "--feeds", str(feeds),
-             "--hosts", str(hosts)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        assert self.process.stdout is not None
-        line = self.process.stdout.readline()
-        if not line.startswith("READY "):
-            raise RuntimeError(f"the farm did not start: {line!r}")
-        self.ports: dict[str, int] = json.loads(line.split(" ", 1)[1])
-        self.hosts = list(self.ports)
-        self.feeds = feeds
-
-    def url(self, i: int) -> str:
-        host = self.hosts[i % len(self.hosts)]
-        return f"http://{host}:{self.ports[host]}/f/{i}.xml"
-
-    def _get(self, path: str) -> bytes:
-        base = self.url(0).split("/f/")[0]
-        with urllib.request.urlopen(base + path, timeout=30) as resp:
-            return bytes(resp.read())
-
-    def bump(self, remainder: int) -> None:
-        self._get(f"/_bump/{remainder}")
-
+class Farm(FarmProcess):
     def reset(self) -> None:
-        self._get("/_reset")
+        self.get("/_reset")
 
     def stats(self) -> dict[str, float]:
-        return dict(json.loads(self._get("/_stats")))
-
-    def close(self) -> None:
-        assert self.process.stdin is not None
-        self.process.stdin.close()
-        self.process.wait(10)
+        return dict(json.loads(self.get("/_stats")))
 
 
 def write_config(farm: Farm, path: Path) -> None:
