@@ -26,7 +26,7 @@ from redis.exceptions import RedisError
 from config.logging import configure_logging
 from config.schema import BotConfig, ConfigError
 from config.settings import Settings
-from guards.urls import display_url, mask_urls_in_text
+from guards.urls import mask_urls_in_text
 from pipeline.validate import load_checked_config
 from sandbox.cli import add_sandbox_command
 from store.embedded import EmbeddedRedisError
@@ -183,10 +183,7 @@ async def cmd_once(settings: Settings, config: BotConfig, redis_url: str) -> int
             poller = make_poller(config, rt, on_poll=lambda o: progress.advance(
                 item=o.feed_url, failed=o.status == "error"))
             outcomes = await poller.poll_all()
-        for outcome in outcomes:
-            if outcome.status == "error":
-                logger.error("feed failed: %s", mask_urls_in_text(outcome.error),
-                             extra={"feed": display_url(outcome.feed_url)})
+        # Each failed feed was logged once by the poller (why, and when it is tried next).
         sender = make_sender(settings, config, rt)
         remaining = await sender.drain(timeout=300)
         queued = sum(o.queued for o in outcomes)
