@@ -52,6 +52,19 @@ async def writes_refused(redis: aioredis.Redis) -> AsyncIterator[None]:
         await redis.config_set("maxmemory-policy", old.get("maxmemory-policy", "noeviction"))
 
 
+async def press_refused(bot, who: int, message, data: str) -> None:
+    """Press while Redis refuses writes: the press is told something went wrong, then wait
+    for the press's own handler to meet the refusal too (PTB runs it after the gate's error):
+    its error answer is the sign it is done."""
+    notice = await bot.press(who, message, data)
+    assert "went wrong" in notice["text"]
+    query = notice["callback_query_id"]
+    await bot.tg.wait_for(lambda: len([
+        r for r in bot.tg.calls("answerCallbackQuery")
+        if str(r.params.get("callback_query_id")) == str(query)]) >= 2, 10,
+        "the handler's error")
+
+
 async def desk_rounds(bot, more: int) -> None:
     """Wait until the review desk has run `more` further rounds."""
     stats = bot.app.bot_data.review.stats
@@ -146,15 +159,7 @@ async def test_publish_press_while_redis_refuses_writes_changes_nothing(start_bo
         card_id, card = await submit(bot)
         publish = button(card, "انشر الآن")
         async with writes_refused(bot.redis):
-            notice = await bot.press(EDITOR, card, publish)
-            assert "went wrong" in notice["text"]
-            # The press's own handler meets the refusal too (PTB runs it after the gate's
-            # error): its error answer is the sign it is done.
-            query = notice["callback_query_id"]
-            await bot.tg.wait_for(lambda: len([
-                r for r in bot.tg.calls("answerCallbackQuery")
-                if str(r.params.get("callback_query_id")) == str(query)]) >= 2, 10,
-                "the handler's error")
+            await press_refused(bot, EDITOR, card, publish)
             assert await bot.redis.hget(keys.bot_review(card_id), "state") == "open"
             assert await bot.queued() == []
         notice = await bot.press(EDITOR, card, publish)
