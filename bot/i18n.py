@@ -25,7 +25,7 @@ import io
 import re
 import sys
 import unicodedata
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +43,8 @@ _ISOLATE_OPEN = "\u2066\u2067\u2068"
 _TAG = re.compile(r"<[^>]*>")
 # Latin runs written into Arabic messages (commands, "URL", "OPML (.opml)", "http://"): kept in
 # their own order with an isolate. Tags and {placeholders} are skipped (values get their own).
-_LATIN_RUN = re.compile(r"<[^>]*>|\{[^}]*\}|[/@A-Za-z](?:[A-Za-z0-9_/@.:\-\[\]|() ]*[A-Za-z0-9\])/])?")
+_LATIN_RUN = re.compile(
+    r"<[^>]*>|\{[^}]*\}|[/@A-Za-z](?:[A-Za-z0-9_/@.:\-\[\]|() ]*[A-Za-z0-9\])/])?")
 # Bidi controls in user-supplied values could reorder our own text (Trojan-Source style).
 _BIDI_CONTROLS = re.compile("[\u200e\u200f\u061c\u202a-\u202e\u2066-\u2069]")
 
@@ -74,7 +75,7 @@ def _compile_po(po_path: Path) -> gettext.GNUTranslations:
     return gettext.GNUTranslations(buffer)
 
 
-@lru_cache(maxsize=None)
+@cache
 def catalog(lang: str) -> gettext.NullTranslations:
     """The gettext catalog of `lang` (English is the source language)."""
     folder = LOCALE_DIR / lang / "LC_MESSAGES"
@@ -208,7 +209,7 @@ class Translator:
         return translated.format(**{k: clean_value(v, 40) for k, v in values.items()})
 
 
-@lru_cache(maxsize=None)
+@cache
 def translator(lang: str) -> Translator:
     return Translator(lang)
 

@@ -57,7 +57,8 @@ class PendingStore:
             await pipe.execute()
 
     async def get(self, key: str) -> dict[str, str]:
-        return await self.redis.hgetall(key)
+        raw = await self.redis.hgetall(key)
+        return {str(k): str(v) for k, v in raw.items()}
 
     async def update(self, key: str, values: dict[str, str | int | float]) -> None:
         if await self.redis.exists(key):

@@ -98,7 +98,7 @@ class AuditLog:
             await pipe.execute()
 
     async def latest(self, count: int = 10) -> list[AuditEntry]:
-        return [AuditEntry.from_json(raw)
+        return [AuditEntry.from_json(str(raw))
                 for raw in await self.redis.lrange(keys.bot_audit(), 0, count - 1)]
 
 

@@ -3,6 +3,7 @@ held), and updates that arrive by webhook go to the same application queue."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
@@ -40,7 +41,8 @@ class UpdatesLock:
     def __init__(self, redis: aioredis.Redis, replica_id: str | None = None, *,
                  ttl_s: float = 30.0) -> None:
         self.redis = redis
-        self.replica_id = replica_id or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self.replica_id = (replica_id
+                           or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}")
         self.ttl_ms = int(ttl_s * 1000)
         self._renew = redis.register_script(_RENEW_LUA)
         self._release = redis.register_script(_RELEASE_LUA)
@@ -61,7 +63,8 @@ class UpdatesLock:
         await self._release(keys=[keys.bot_updates_lock()], args=[self.replica_id])
 
     async def holder(self) -> str | None:
-        return await self.redis.get(keys.bot_updates_lock())
+        holder = await self.redis.get(keys.bot_updates_lock())
+        return None if holder is None else str(holder)
 
 
 # channel_post: a command someone posts in a channel is answered (commands are not taken there,
@@ -140,7 +143,5 @@ async def process_update_json(app: NashirApp, payload: dict[str, Any]) -> None:
 
 async def wait_or_stop(stop: asyncio.Event, seconds: float) -> None:
     """Sleep `seconds`, or less if `stop` is set meanwhile."""
-    try:
+    with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), seconds)
-    except TimeoutError:
-        pass

@@ -24,7 +24,6 @@ Digits = Literal["latin", "arabic", "extended"]
 Calendar = Literal["gregorian", "hijri", "persian", "hebrew"]
 MonthNames = Literal["standard", "levantine"]
 
-LANGUAGES: tuple[Language, ...] = ("ar", "en", "fa", "ur", "he")
 LANGUAGES: tuple[Language, ...] = get_args(Language)
 RTL_LANGUAGES = frozenset({"ar", "fa", "ur", "he"})
 

@@ -2,8 +2,8 @@
 
 The interval is the feed's configured one, as written; the feed server's own hints (Cache-Control
 max-age, Retry-After, RSS <ttl>) may make it longer, up to a cap, and the cause is recorded
-(`interval_cause`) for /feeds and the status page; failures back off exponentially with jitter; a feed
-failing for longer than `broken_after` is marked broken (and editors are told once); a feed
+(`interval_cause`) for /feeds and the status page; failures back off exponentially with jitter; a
+feed failing for longer than `broken_after` is marked broken (and editors are told once); a feed
 answering 404/410 for `gone_after` is marked gone. Both are then polled rarely, and announced
 again when they recover.
 """

@@ -1,7 +1,7 @@
 """Errors the formatters raise.
 
     FormatterError                 base of everything below
-    ├── UnrenderableArticle        this article cannot become a post; `reason` says why (logged skip)
+    ├── UnrenderableArticle        an article that cannot become a post; `reason` says why (logged)
     └── TemplateError (ValueError) an operator's template is malformed; config validation shows it
 """
 from __future__ import annotations

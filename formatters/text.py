@@ -60,11 +60,12 @@ def strip_controls(text: str) -> str:
         text = _CONTROL.sub(" ", text)
         if "\u200c" in text or "\u200d" in text:
             text = _STRAY_JOINER.sub("", text)
-    return _BAD_MARKS.sub("", text)
+    cleaned: str = _BAD_MARKS.sub("", text)
+    return cleaned
 
 
 def clean_inline(text: str) -> str:
-    """Clean untrusted text for one line: controls removed, all whitespace collapsed to one space."""
+    """Clean untrusted text for one line: controls removed, whitespace collapsed to one space."""
     if not text:
         return ""
     # Collapse first (str.split knows every Unicode space and line break) so that a mark after

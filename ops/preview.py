@@ -29,6 +29,10 @@ async def _load(target: str) -> tuple[bytes, str, str]:
         finally:
             await session.close()
         return result.body or b"", result.content_type, result.url
+    return await asyncio.to_thread(_read_file, target)
+
+
+def _read_file(target: str) -> tuple[bytes, str, str]:
     path = Path(target)
     if not path.is_file():
         raise ValueError("no such file or URL")

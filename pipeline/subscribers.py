@@ -32,8 +32,9 @@ async def subscriber_copies(redis: aioredis.Redis, feed_url: str,
     chosen = await redis.hmget(keys.bot_user_lang(), chats) if render_in is not None else []
     posts: dict[str, Delivery] = {base.language: base}
     copies = []
-    for chat, language in zip(chats, chosen or [None] * len(chats)):
+    for chat, chosen_language in zip(chats, chosen or [None] * len(chats), strict=True):
         post = base
+        language = str(chosen_language or "")
         if language and language != base.language:
             if language not in posts:
                 posts[language] = render_in(base, language) or base  # type: ignore[misc]

@@ -109,7 +109,8 @@ class EmbeddedRedis:
                     f"see {self.dir / 'redis.log'}"
                 )
             if self.socket_path.exists() and self._ping():
-                logger.info("embedded Redis started (pid %s, data in %s)", self._process.pid, self.dir)
+                logger.info("embedded Redis started (pid %s, data in %s)",
+                            self._process.pid, self.dir)
                 return
             time.sleep(0.02)  # start-up poll of a child process, not a wait for our own work
         self.stop()

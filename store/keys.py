@@ -80,7 +80,7 @@ def held() -> str:
 
 AUDIT_KEEP = 1_000                # audit entries kept (newest first)
 PENDING_TTL_S = 2 * 86_400        # an unanswered /push preview or /addfeed question lives this long
-REVIEW_TTL_S = 30 * 86_400        # a decided review card's data lives this long (open ones: no expiry)
+REVIEW_TTL_S = 30 * 86_400        # a decided review card's data lives this long (open: no expiry)
 
 
 def bot_editors() -> str:

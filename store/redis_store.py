@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import redis.asyncio as aioredis
+from redis.typing import EncodableT, FieldT
 
 from model.delivery import Delivery
 from store import keys
@@ -220,7 +221,8 @@ class Store:
 
     # -- feed state -------------------------------------------------------------------------
     async def feed_state(self, feed_id: str) -> dict[str, str]:
-        return await self.redis.hgetall(keys.feed_state(feed_id))
+        raw = await self.redis.hgetall(keys.feed_state(feed_id))
+        return {str(k): str(v) for k, v in raw.items()}
 
     async def feed_states(self, feed_ids: Sequence[str], fields: Sequence[str]
                           ) -> list[dict[str, str]]:
@@ -231,12 +233,12 @@ class Store:
                 for feed_id in feed_ids[start:start + 500]:
                     pipe.hmget(keys.feed_state(feed_id), list(fields))
                 answers = await pipe.execute()
-            states.extend({k: v for k, v in zip(fields, values) if v is not None}
+            states.extend({k: v for k, v in zip(fields, values, strict=True) if v is not None}
                           for values in answers)
         return states
 
     async def update_feed_state(self, feed_id: str, values: dict[str, str | int | float]) -> None:
-        clean = {k: ("" if v is None else v) for k, v in values.items()}
+        clean: dict[FieldT, EncodableT] = {k: ("" if v is None else v) for k, v in values.items()}
         await self.redis.hset(keys.feed_state(feed_id), mapping=clean)
 
     async def commit(self, worker: str, writes: Sequence[StateWrite]) -> None:
@@ -258,7 +260,7 @@ class Store:
             return set()
         members = [compact_identity(k) for k in identities] + list(identities)
         scores = await self.redis.zmscore(keys.feed_seen(feed_id), members)
-        found = {member for member, score in zip(members, scores) if score is not None}
+        found = {member for member, score in zip(members, scores, strict=True) if score is not None}
         return {k for k in identities if k in found or compact_identity(k) in found}
 
     async def check_articles(self, feed_id: str,
@@ -385,7 +387,7 @@ class Store:
     async def unschedule_except(self, feed_ids: set[str]) -> None:
         """Drop schedule entries of feeds that are no longer configured."""
         scheduled = await self.redis.zrange(keys.feeds_due(), 0, -1)
-        stale = [f for f in scheduled if f not in feed_ids]
+        stale = [str(f) for f in scheduled if f not in feed_ids]
         if stale:
             await self.redis.zrem(keys.feeds_due(), *stale)
 

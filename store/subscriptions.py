@@ -10,12 +10,13 @@ from store import keys
 
 async def subscribers_of(redis: aioredis.Redis, feed_url: str) -> list[str]:
     """Private chat ids subscribed to the feed at `feed_url` (for the poller's fan-out)."""
-    return sorted(await redis.smembers(keys.bot_feed_subscribers(feed_id_for(feed_url))))
+    members = await redis.smembers(keys.bot_feed_subscribers(feed_id_for(feed_url)))
+    return sorted(str(chat) for chat in members)
 
 
 async def subscriptions_of(redis: aioredis.Redis, chat: str) -> set[str]:
     """Feed ids the chat is subscribed to."""
-    return set(await redis.smembers(keys.bot_user_subscriptions(chat)))
+    return {str(feed_id) for feed_id in await redis.smembers(keys.bot_user_subscriptions(chat))}
 
 
 async def subscribe(redis: aioredis.Redis, chat: str, feed_id: str) -> bool:
@@ -43,7 +44,7 @@ async def forget_chat(redis: aioredis.Redis, chat: str) -> int:
     feed_ids = await redis.smembers(keys.bot_user_subscriptions(chat))
     async with redis.pipeline(transaction=True) as pipe:
         for feed_id in feed_ids:
-            pipe.srem(keys.bot_feed_subscribers(feed_id), chat)
+            pipe.srem(keys.bot_feed_subscribers(str(feed_id)), chat)
         pipe.delete(keys.bot_user_subscriptions(chat))
         await pipe.execute()
     return len(feed_ids)

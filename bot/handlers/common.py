@@ -5,7 +5,7 @@ import contextlib
 import functools
 import logging
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import TypeVar
 from urllib.parse import urlsplit
@@ -245,5 +245,5 @@ def local_time(context: NashirContext, when: float, *, with_date: bool = False) 
     return moment.strftime("%Y/%m/%d %H:%M" if with_date else "%H:%M")
 
 
-def join_lines(t: Translator, lines: list[str]) -> Html:
+def join_lines(t: Translator, lines: Sequence[str]) -> Html:
     return Html(t.finish("\n".join(lines)))

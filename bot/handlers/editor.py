@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
@@ -31,6 +32,9 @@ from config.schema import FeedConfig, format_duration
 from model.article import feed_id_for
 from model.errors import FeedParseError, FetchError, FetchErrorKind
 from store import keys
+
+if TYPE_CHECKING:  # the parser is imported when a feed is added, not at start-up
+    from feeds.parser import ParsedFeed
 
 logger = logging.getLogger(__name__)
 
@@ -107,7 +111,7 @@ async def feeds_page(context: NashirContext, t: Translator, page: int
         # backstop); addresses are shown with credentials masked (clean_value).
         title = clean_value(titles.get(feed_id) or "", 100).strip() or clean_value(feed.url, 100)
         chats = clean_value(", ".join(target.chat for target in feed.channels), 120)
-        lines = [t("{number}. {mark} <b>{title}</b> → {chats}", number=number,
+        lines: list[str] = [t("{number}. {mark} <b>{title}</b> → {chats}", number=number,
                    mark=Html(_HEALTH_MARK[health]), title=title, chats=chats),
                  t("    {url}", url=clean_value(feed.url, 150))]
         if health == "failing" and state.get("last_error"):
@@ -188,7 +192,7 @@ class AddFeedError(Exception):
         self.text = text
 
 
-async def _fetch_parsed(context: NashirContext, url: str):  # noqa: ANN202
+async def _fetch_parsed(context: NashirContext, url: str) -> tuple[str, ParsedFeed]:
     from feeds.parser import parse_feed
     from guards.network import check_url_allowed
 
@@ -203,7 +207,8 @@ async def _fetch_parsed(context: NashirContext, url: str):  # noqa: ANN202
     return result.url or url, parsed
 
 
-async def discover_feed(context: NashirContext, t: Translator, url: str):  # noqa: ANN201
+async def discover_feed(context: NashirContext, t: Translator, url: str
+                        ) -> tuple[str, ParsedFeed]:
     """(feed URL, ParsedFeed) for `url`: a feed itself, or a page/site that advertises one
     (<link rel="alternate">) or has one at a common path."""
     try:

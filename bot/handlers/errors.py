@@ -38,12 +38,12 @@ async def gate(update: Update, context: NashirContext) -> None:
                 await reply(update, text)
         raise ApplicationHandlerStop
     message = update.message
-    text = message.text or message.caption if message is not None else None
-    if text and len(text) > data.max_input_chars:
+    typed = message.text or message.caption if message is not None else None
+    if typed and len(typed) > data.max_input_chars:
         t = await translator_for(update, context)
         await reply(update, t("That message is too long for me ({length}; at most {limit}).",
                               length=t.counted("{count} character", "{count} characters",
-                                               len(text)),
+                                               len(typed)),
                               limit=data.max_input_chars))
         raise ApplicationHandlerStop
 

@@ -1,6 +1,7 @@
 """/status: the queue, the feeds' health, today's posts and fates, the last actions."""
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from datetime import datetime
@@ -30,7 +31,8 @@ async def _fates_lines(t: Translator, redis: Any, midnight: float) -> list[str]:
     """Today's fates by kind, and the latest three skipped items with their reasons."""
     fates = Fates(redis)
     totals = totals_by_fate(await fates.counts_since(midnight))
-    lines = [t("Today, per article and chat: {posted}, {queued}, {held}, {skipped}, {failed}.",
+    lines: list[str] = [t(
+        "Today, per article and chat: {posted}, {queued}, {held}, {skipped}, {failed}.",
                posted=t.counted("{count} posted", "{count} posted", totals.get("posted", 0)),
                queued=t.counted("{count} queued", "{count} queued", totals.get("queued", 0)),
                held=t.counted("{count} held", "{count} held", totals.get("held", 0)),
@@ -67,11 +69,9 @@ async def status(update: Update, context: NashirContext) -> None:
     posts_today = await redis.zcount(keys.post_times(), midnight, "+inf")
     last_post = 0.0
     for raw in await redis.lrange(keys.posts_log(), 0, 0):
-        try:
+        with contextlib.suppress(ValueError, TypeError, AttributeError):
             last_post = float(json.loads(raw).get("time") or 0)
-        except (ValueError, TypeError, AttributeError):
-            pass
-    lines = [
+    lines: list[str] = [
         t("<b>Status</b>"),
         t("Queue: {waiting}; {held}.",
           waiting=t.counted("{count} waiting to be sent", "{count} waiting to be sent", depth),
