@@ -69,8 +69,6 @@ async def open_runtime(settings: Settings, config: BotConfig, redis_url: str,
                        *, consumer: str) -> AsyncIterator[Runtime]:
     from delivery.preview import PreviewTransport
     from delivery.queue import DeliveryQueue
-    from delivery.rich_transport import RichTransport
-    from delivery.transport import TelegramTransport
     from feeds.fetcher import Fetcher, FetchLimits, make_session
     from store.redis_store import Store, connect
 
@@ -85,8 +83,10 @@ async def open_runtime(settings: Settings, config: BotConfig, redis_url: str,
         if settings.dry_run:
             transport: Transport = PreviewTransport(
                 settings.preview_dir, json_lines=settings.log_format == "json")
-        else:
+        else:  # python-telegram-bot is imported only when Telegram is talked to (0.13 s)
+            from delivery.rich_transport import RichTransport
             from delivery.telegram_client import make_bot
+            from delivery.telegram_transport import TelegramTransport
 
             bot = make_bot(settings.token or "", settings.api_url)
             await bot.initialize()
@@ -437,7 +437,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
-    from ops.http import redact, secrets_of
+    from ops.secrets import redact, secrets_of
     from ops.startup import telegram_failure, warn_about_settings
 
     secrets = secrets_of(settings)

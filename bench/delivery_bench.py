@@ -37,7 +37,7 @@ from delivery.queue import DeliveryQueue
 from delivery.ratelimit import RateLimits
 from delivery.sender import Sender
 from delivery.telegram_client import make_bot
-from delivery.transport import TelegramTransport
+from delivery.telegram_transport import TelegramTransport
 from model.delivery import Delivery, SendOutcome
 from store import keys
 from store.embedded import EmbeddedRedis

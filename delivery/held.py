@@ -28,8 +28,8 @@ from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
-from telegram.error import BadRequest, Forbidden, TelegramError
 
+from delivery import telegram_errors as tg
 from delivery.queue import DeliveryQueue, QueuedDelivery
 from delivery.ratelimit import is_group_chat
 from delivery.tasks import Backoff, Hook, SenderStats, call_hook, wait_any
@@ -155,7 +155,7 @@ class HeldKeeper:
         try:
             if probe is not None:
                 await probe(chat)
-        except TelegramError as exc:
+        except tg.TelegramError as exc:
             result = "closed" if _chat_closed(exc) else "error"
             self.stats.probes[result] += 1
             wait = await self.queue.probe_failed(chat, self.policy.probe_first_s,
@@ -185,9 +185,10 @@ class HeldKeeper:
         return len(dropped.posts)
 
 
-def _chat_closed(exc: TelegramError) -> bool:
+def _chat_closed(exc: tg.TelegramError) -> bool:
     """Telegram says the bot may not post there (as opposed to an outage or a flood wait)."""
-    return isinstance(exc, Forbidden) or (isinstance(exc, BadRequest) and chat_unusable(exc))
+    return isinstance(exc, tg.Forbidden) or (isinstance(exc, tg.BadRequest)
+                                             and chat_unusable(exc))
 
 
 async def release_chat(redis: aioredis.Redis, chat: str, why: str) -> int:

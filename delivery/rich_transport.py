@@ -32,7 +32,7 @@ from redis.exceptions import RedisError
 from telegram.error import BadRequest
 
 from delivery.rich import RichMessageError, edit_rich, send_rich
-from delivery.transport import TelegramTransport
+from delivery.telegram_transport import TelegramTransport
 from guards.urls import display_url
 from model.delivery import EDIT_RICH, POST, Delivery, Posted
 from store import rich_memory

@@ -36,16 +36,8 @@ from typing import TypeVar
 from uuid import uuid4
 
 from redis.exceptions import RedisError
-from telegram.error import (
-    BadRequest,
-    ChatMigrated,
-    Forbidden,
-    NetworkError,
-    RetryAfter,
-    TelegramError,
-    TimedOut,
-)
 
+from delivery import telegram_errors as tg
 from delivery.held import HeldKeeper, HeldPolicy
 from delivery.queue import Claim, DeliveryQueue, QueuedDelivery
 from delivery.ratelimit import RateLimits, SharedRateLimiter
@@ -339,19 +331,19 @@ class Sender:
         job.phase = "sending"
         try:
             result = await self.transport.send(target)
-        except RetryAfter as exc:
+        except tg.RetryAfter as exc:
             return await self._flood_wait(queued, exc, context)
-        except ChatMigrated as exc:
+        except tg.ChatMigrated as exc:
             return await self._migrated(queued, str(exc.new_chat_id), context)
-        except Forbidden as exc:
+        except tg.Forbidden as exc:
             return await self.held.blocked(queued, self.token, str(exc), context)
-        except BadRequest as exc:
+        except tg.BadRequest as exc:
             if chat_unusable(exc):
                 return await self.held.blocked(queued, self.token, str(exc), context)
             return await self.held.refused(queued, self.token, str(exc), context)
-        except (TimedOut, NetworkError) as exc:
+        except (tg.TimedOut, tg.NetworkError) as exc:
             return await self._retry(queued, exc, context, maybe_sent=maybe_delivered(exc))
-        except TelegramError as exc:  # InvalidToken, Conflict, …: nothing was posted
+        except tg.TelegramError as exc:  # InvalidToken, Conflict, …: nothing was posted
             return await self._retry(queued, exc, context, maybe_sent=False)
         answered = time.time()
         loop = asyncio.get_running_loop()
@@ -385,7 +377,7 @@ class Sender:
         return SendOutcome(delivery, status, posted.message_id, reason, chat=queued.target,
                            possible_duplicate=possible_duplicate, answered_at=answered)
 
-    async def _flood_wait(self, queued: QueuedDelivery, exc: RetryAfter,
+    async def _flood_wait(self, queued: QueuedDelivery, exc: tg.RetryAfter,
                           context: dict[str, str]) -> SendOutcome:
         wait = retry_after_seconds(exc)
         overall = await self.limiter.note_429(queued.target, wait)

@@ -12,9 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
-from telegram.error import RetryAfter
-from telegram.warnings import PTBDeprecationWarning
+from delivery import telegram_errors as tg
 
 logger = logging.getLogger("delivery.sender")
 
@@ -95,6 +93,8 @@ def maybe_delivered(exc: Exception) -> bool:
     """Whether Telegram may have taken the message although we got an error: not when the
     connection was never made, yes when the answer was lost (read timeout, dropped connection)
     or the server answered 5xx (a proxy's 502 can follow a send that went through)."""
+    import httpx  # only when a send failed: the dry run never needs it
+
     cause = exc.__cause__
     if isinstance(cause, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout,
                           httpx.UnsupportedProtocol)):
@@ -102,10 +102,10 @@ def maybe_delivered(exc: Exception) -> bool:
     return "Pool timeout" not in str(exc)
 
 
-def retry_after_seconds(exc: RetryAfter) -> float:
+def retry_after_seconds(exc: tg.RetryAfter) -> float:
     # PTB 22 warns on reading retry_after unless PTB_TIMEDELTA is set; both forms are fine here.
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        warnings.simplefilter("ignore", tg.PTBDeprecationWarning)
         value: object = exc.retry_after
     total = getattr(value, "total_seconds", None)
     return float(total()) if callable(total) else float(value)  # type: ignore[arg-type]

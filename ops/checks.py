@@ -24,8 +24,8 @@ from typing import Any, TextIO
 
 from config.schema import BotConfig
 from config.settings import Settings
-from ops.http import redact, safe_url, secrets_of
 from ops.progress import Progress
+from ops.secrets import redact, safe_url, secrets_of
 
 OK, WARN, FAIL = "ok", "WARN", "FAIL"
 CHANNEL_CONCURRENCY = 8

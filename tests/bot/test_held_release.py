@@ -15,7 +15,7 @@ import redis.asyncio as aioredis
 from delivery.queue import DeliveryQueue
 from delivery.sender import Sender
 from delivery.telegram_client import make_bot
-from delivery.transport import TelegramTransport
+from delivery.telegram_transport import TelegramTransport
 from model.delivery import Delivery
 from sandbox.telegram_api import FakeTelegram
 from store import keys

@@ -174,7 +174,7 @@ async def test_published_post_reaches_the_channel_as_previewed(bot):
     """Through the real sender, the channel receives exactly the previewed post."""
     from delivery.queue import DeliveryQueue
     from delivery.sender import Sender
-    from delivery.transport import TelegramTransport
+    from delivery.telegram_transport import TelegramTransport
 
     url = serve_article(bot)
     [preview] = await bot.say(EDITOR, f"/push {url} {NEWS_CHAT}")

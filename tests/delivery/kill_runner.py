@@ -19,7 +19,7 @@ from delivery.queue import DeliveryQueue
 from delivery.ratelimit import RateLimits
 from delivery.sender import Sender
 from delivery.telegram_client import make_bot
-from delivery.transport import TelegramTransport
+from delivery.telegram_transport import TelegramTransport
 
 CONCURRENCY = 4
 LEASE_MS = 1_000

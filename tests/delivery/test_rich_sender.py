@@ -20,7 +20,7 @@ from delivery.preview import PreviewTransport
 from delivery.queue import DeliveryQueue
 from delivery.rich_transport import RichTransport
 from delivery.sender import Sender
-from delivery.transport import TelegramTransport
+from delivery.telegram_transport import TelegramTransport
 from formatters.post import render_post
 from formatters.rich import CONTINUE_LABEL, READ_LABEL, build_rich
 from model.delivery import EDIT_RICH, Delivery

@@ -17,7 +17,7 @@ from telegram.request import HTTPXRequest
 from delivery.photos import PhotoFetcher
 from delivery.queue import DeliveryQueue
 from delivery.sender import Sender
-from delivery.transport import TelegramTransport
+from delivery.telegram_transport import TelegramTransport
 from model.delivery import SendOutcome
 from store import keys
 from tests.delivery.conftest import (

@@ -10,8 +10,9 @@ import pytest
 import redis.asyncio as aioredis
 from prometheus_client.parser import text_string_to_metric_families
 
-from ops.http import ReadinessProbes, redact, safe_url, secrets_of, start_http
+from ops.http import ReadinessProbes, start_http
 from ops.metrics import Metrics
+from ops.secrets import redact, safe_url, secrets_of
 from store.embedded import EmbeddedRedis
 from tests.ops.conftest import REDIS_PASSWORD, TOKEN, make_settings
 

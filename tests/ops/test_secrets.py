@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from config.logging import configure_logging
-from ops.http import secrets_of
+from ops.secrets import secrets_of
 from tests.ops.conftest import REDIS_PASSWORD, TOKEN, make_settings
 
 SECRET_HALF = TOKEN.split(":", 1)[1]
