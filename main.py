@@ -81,8 +81,10 @@ async def open_runtime(settings: Settings, config: BotConfig, redis_url: str,
         stack.push_async_callback(session.close)
         bot = None
         if settings.dry_run:
-            transport: Transport = PreviewTransport(
-                settings.preview_dir, json_lines=settings.log_format == "json")
+            preview = PreviewTransport(settings.preview_dir,
+                                       json_lines=settings.log_format == "json")
+            stack.push_async_callback(preview.aclose)
+            transport: Transport = preview
         else:  # python-telegram-bot is imported only when Telegram is talked to (0.13 s)
             from delivery.rich_transport import RichTransport
             from delivery.telegram_client import make_bot

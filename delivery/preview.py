@@ -5,6 +5,7 @@ line, like the logs), appended to `preview/posts.jsonl` (fields: chat, html, url
 page `preview/index.html` is rewritten to show the posts as a channel would."""
 from __future__ import annotations
 
+import asyncio
 import html
 import json
 import sys
@@ -19,7 +20,8 @@ from formatters.rich_html import RICH_STYLE, rich_message_html
 from formatters.telegram_html import html_to_plain
 from model.delivery import Delivery
 
-_PAGE_POSTS = 200
+_PAGE_POSTS = 200   # the page shows this many of the newest posts
+PAGE_EVERY_S = 1.0   # the page is rewritten at most this often while posts come in
 
 _PAGE = """<!doctype html>
 <html lang="ar"><head><meta charset="utf-8"><title>Nashir preview</title>
@@ -81,6 +83,10 @@ class PreviewTransport:
         # The page's newest posts, drawn once each: writing a post costs the same whether it
         # is the first or the thousandth (the file is read back only once, on the first post).
         self._blocks: deque[str] | None = None
+        # The page is rewritten at most once a second (a burst of posts costs one write), and
+        # on close.
+        self._page_written = 0.0
+        self._page_timer: asyncio.TimerHandle | None = None
 
     async def send(self, delivery: Delivery) -> int:
         now = time.time()
@@ -91,7 +97,8 @@ class PreviewTransport:
             record["rich"] = json.loads(delivery.rich)
         with self.jsonl.open("a", encoding="utf-8") as handle:
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-        self._write_page(record)
+        self._add_block(record)
+        self._page_due()
         self._print(delivery, now)
         self._next_id += 1
         return self._next_id
@@ -114,7 +121,21 @@ class PreviewTransport:
         else:
             print(f"\n── preview → {delivery.chat} ──\n{text}\n", file=self.out, flush=True)
 
-    def _write_page(self, record: dict[str, Any]) -> None:
+    async def aclose(self) -> None:
+        """Write the page now if posts are waiting for it."""
+        if self._page_timer is not None:
+            self._page_timer.cancel()
+            self._write_page()
+
+    def _page_due(self) -> None:
+        elapsed = time.monotonic() - self._page_written
+        if elapsed >= PAGE_EVERY_S:
+            self._write_page()
+        elif self._page_timer is None:
+            self._page_timer = asyncio.get_running_loop().call_later(
+                PAGE_EVERY_S - elapsed, self._write_page)
+
+    def _add_block(self, record: dict[str, Any]) -> None:
         if self._blocks is None:
             self._blocks = deque(maxlen=_PAGE_POSTS)
             for line in self.jsonl.read_text(encoding="utf-8").splitlines()[-_PAGE_POSTS:]:
@@ -124,8 +145,13 @@ class PreviewTransport:
                     continue  # a torn last line from a killed process; the rest still shows
         else:
             self._blocks.appendleft(_block(record))
+
+    def _write_page(self) -> None:
+        self._page_timer = None
+        self._page_written = time.monotonic()
+        blocks = self._blocks or deque()
         tmp = self.page.with_suffix(".tmp")
-        tmp.write_text(_PAGE.format(count=len(self._blocks), posts="\n".join(self._blocks),
+        tmp.write_text(_PAGE.format(count=len(blocks), posts="\n".join(blocks),
                                     rich_style=RICH_STYLE), encoding="utf-8")
         tmp.replace(self.page)
 

@@ -265,6 +265,7 @@ async def test_status_page_and_dry_run_preview_draw_the_rich_message(
     preview = PreviewTransport(tmp_path, io.StringIO())
     await preview.send(delivery)
     await preview.send(replace(delivery, rich="", uid="summary"))
+    await preview.aclose()
     drawn = (tmp_path / "index.html").read_text(encoding="utf-8")
     for shown in (page, drawn):
         article_html = shown[shown.index('<article class="rich" dir="rtl">'):]
