@@ -28,8 +28,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+# Run as a script: make the checkout importable.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import redis.asyncio as aioredis
 
@@ -39,11 +39,11 @@ from delivery.sender import Sender
 from delivery.telegram_client import make_bot
 from delivery.telegram_transport import TelegramTransport
 from model.delivery import Delivery, SendOutcome
+from sandbox.telegram_api import FakeTelegram
+from sandbox.telegram_api import RateLimits as FakeLimits
 from store import keys
 from store.embedded import EmbeddedRedis
 from tests.scratch_redis import BENCH_REDIS_VARIABLE, require_empty
-from sandbox.telegram_api import FakeTelegram
-from sandbox.telegram_api import RateLimits as FakeLimits
 
 TOKEN = "777:bench"
 CHANNEL = -1009000000001

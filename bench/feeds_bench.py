@@ -8,9 +8,10 @@ the poller are the poller's own (its process and its feed parsing processes). Ev
 lists its ten newest items (about 7 KB of Arabic) with ETag and Last-Modified; a "bump"
 publishes one new item in 10% of the feeds.
 
-The poller runs with the collector settings of `main.py run` (ops/heap.py) and `parse_workers` = CPUs - 1
-(feedparser holds the GIL; parsing in a process uses another core); `main.py run` uses one
-parse process on a machine with more than one core, the same on this 2-core machine.
+The poller runs with the collector settings of `main.py run` (ops/heap.py) and
+`parse_workers` = CPUs - 1 (feedparser holds the GIL; parsing in a process uses another core);
+`main.py run` uses one parse process on a machine with more than one core, the same on this
+2-core machine.
 
 Steps, all printed in one run:
   1. warm-up: the first poll of every feed (parses everything, remembers every item; not
@@ -38,8 +39,8 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+# Run as a script: make the checkout importable.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import aiohttp
 import feedparser

@@ -20,14 +20,15 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+# Run as a script: make the checkout importable.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from config.schema import ChannelConfig
-from model.article import Article
 from formatters.post import render_post
+from model.article import Article
 from model.post import post_options
 
+ROOT = Path(__file__).resolve().parents[1]
 SEED = ROOT / ".." / "shared" / "seed" / "article-ar.txt"
 TITLE = "الدوافع الاستراتيجية للتقارب السوري الروسي"
 

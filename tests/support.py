@@ -61,15 +61,15 @@ async def start_bot(*args: str, env: dict[str, str]) -> asyncio.subprocess.Proce
     )
 
 
-async def run_bot(*args: str, env: dict[str, str], timeout: float = 90.0) -> ProcessResult:
+async def run_bot(*args: str, env: dict[str, str], within: float = 90.0) -> ProcessResult:
     """Run main.py to completion while this test's servers keep serving on the same loop."""
     process = await start_bot(*args, env=env)
     try:
-        stdout, stderr = await asyncio.wait_for(process.communicate(), timeout)
+        stdout, stderr = await asyncio.wait_for(process.communicate(), within)
     except TimeoutError:
         process.kill()
         stdout, stderr = await process.communicate()
-        raise AssertionError(f"main.py {' '.join(args)} did not finish in {timeout} s:\n"
+        raise AssertionError(f"main.py {' '.join(args)} did not finish in {within} s:\n"
                              f"{stderr.decode(errors='replace')[-3000:]}") from None
     return ProcessResult(process.returncode or 0, stdout.decode(errors="replace"),
                          stderr.decode(errors="replace"))

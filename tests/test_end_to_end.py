@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.fakes.feed_server import FeedItem, FeedServer
 from sandbox.telegram_api import FakeTelegram
+from tests.fakes.feed_server import FeedItem, FeedServer
 from tests.support import bot_env, run_bot, start_bot, write_config
 
 TOKEN = "123456:TEST-end-to-end"
@@ -33,8 +33,10 @@ def item(n: int, *, guid: str | None = None, link: str | None = None) -> FeedIte
 def config_for(feeds: list[dict], channels: tuple[int, ...] = (CHANNEL_A, CHANNEL_B)) -> dict:
     return {
         "timezone": "Asia/Damascus",
-        "channels": [{"chat": "@nashir_a", "language": "ar", "calendars": ["gregorian", "hijri"]},
-                     {"chat": str(CHANNEL_B), "language": "ar", "digits": "arabic"}][:len(channels)],
+        "channels": [
+            {"chat": "@nashir_a", "language": "ar", "calendars": ["gregorian", "hijri"]},
+            {"chat": str(CHANNEL_B), "language": "ar", "digits": "arabic"},
+        ][:len(channels)],
         "feeds": feeds,
     }
 
@@ -264,9 +266,9 @@ async def test_review_feeds_go_to_editors_and_subscribers_get_their_copy(
     """A feed in review mode hands its new piece to the editors' review inbox (the commands
     role posts the card) instead of the channel; a subscriber of an auto feed gets its post in
     a private chat, in the language chosen with /lang (else the channel's)."""
-    from store.subscriptions import subscribe
     from model.article import feed_id_for
     from store import keys
+    from store.subscriptions import subscribe
 
     review_chat, subscriber = -1009876543210, 555001
     telegram.add_chat(review_chat, type="supergroup", title="Editors")

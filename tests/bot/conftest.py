@@ -16,15 +16,15 @@ import redis.asyncio as aioredis
 
 from bot.app import build_application, run_commands
 from bot.context import NashirApp
-from bot.updates import UpdatesLock
 from bot.services import CommandLimiter
+from bot.updates import UpdatesLock
 from config.schema import BotConfig, parse_config
 from config.settings import Settings
-from model.delivery import Delivery
 from feeds.fetcher import Fetcher, FetchLimits, make_session
+from model.delivery import Delivery
+from sandbox.telegram_api import FakeTelegram, SentMessage
 from store import keys
 from tests.fakes.feed_server import FeedServer
-from sandbox.telegram_api import FakeTelegram, SentMessage
 
 TOKEN = "123456:TEST-token_for-nashir"
 OWNER, EDITOR, STRANGER, READER = 1000, 2000, 3000, 4000
@@ -101,7 +101,7 @@ class Harness:
     extra: dict[str, Any] = field(default_factory=dict)
 
     async def say(self, user_id: int, text: str, *, chat_id: int | None = None,
-                  lang: str | None = None, count: int = 1, timeout: float = 15.0,
+                  lang: str | None = None, count: int = 1, within: float = 15.0,
                   **extra: Any) -> list[SentMessage]:
         """A user writes to the bot; returns the bot's next `count` messages in that chat."""
         chat = chat_id if chat_id is not None else user_id
@@ -112,10 +112,10 @@ class Harness:
             found = self.tg.messages_to(chat)[before:]
             return found[:count] if len(found) >= count else None
 
-        return await self.tg.wait_for(replies, timeout, f"{count} reply to {text[:40]!r}")
+        return await self.tg.wait_for(replies, within, f"{count} reply to {text[:40]!r}")
 
     async def press(self, user_id: int, message: SentMessage, data: str, *,
-                    lang: str | None = None, timeout: float = 15.0) -> dict[str, Any]:
+                    lang: str | None = None, within: float = 15.0) -> dict[str, Any]:
         """A user presses a button; returns the bot's answer to the press (its notice)."""
         answers_before = len(self.tg.callback_answers)
         update = self.tg.inject_callback_query(user_id, data, message.message_id,
@@ -126,16 +126,16 @@ class Harness:
             return next((a for a in self.tg.callback_answers[answers_before:]
                          if a.get("callback_query_id") == query_id), None)
 
-        return await self.tg.wait_for(answered, timeout, f"answer to button {data}")
+        return await self.tg.wait_for(answered, within, f"answer to button {data}")
 
     async def wait_edit(self, message: SentMessage, contains: str,
-                        timeout: float = 15.0) -> SentMessage:
+                        within: float = 15.0) -> SentMessage:
         """Wait until `message` was edited to contain `contains` (plain text)."""
         def edited() -> SentMessage | None:
             current = self.current(message)
             return current if contains in plain(current.html) else None
 
-        return await self.tg.wait_for(edited, timeout, f"edit containing {contains!r}")
+        return await self.tg.wait_for(edited, within, f"edit containing {contains!r}")
 
     def current(self, message: SentMessage) -> SentMessage:
         return next(m for m in self.tg.messages if m.chat_id == message.chat_id
@@ -154,16 +154,16 @@ class Harness:
         return [Delivery.from_fields(fields) for _, fields in entries if "d" in fields]
 
 
-async def eventually(check: Callable[[], Any], timeout: float = 10.0, what: str = "") -> Any:
+async def eventually(check: Callable[[], Any], within: float = 10.0, what: str = "") -> Any:
     """Await `check()` (a coroutine function) until it returns something truthy, or fail."""
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
+    deadline = loop.time() + within
     while True:
         result = await check()
         if result:
             return result
         if loop.time() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what or check}")
+            raise AssertionError(f"timed out after {within} s waiting for {what or check}")
         await asyncio.sleep(0.02)
 
 

@@ -11,12 +11,12 @@ from bidi import get_base_level
 
 from bot.i18n import first_strong
 from bot.services import CommandLimiter
+from sandbox.telegram_api import FakeTelegram
 from tests.bot.conftest import OWNER, REVIEW, button, buttons, plain
 from tests.bot.test_opml import opml
 from tests.bot.test_push import serve_article
 from tests.bot.test_review import review_config, submit
 from tests.fakes.feed_server import FeedItem
-from sandbox.telegram_api import FakeTelegram
 
 NEWS_CHAT = "@nashir_news"
 

@@ -2,8 +2,8 @@
 one edited message); `/feeds export` sends the feeds back as a file."""
 from __future__ import annotations
 
-from store.registry import dynamic_feeds
 from bot.opml import parse_opml
+from store.registry import dynamic_feeds
 from tests.bot.conftest import EDITOR, NEWS_CHAT, STRANGER, plain
 from tests.fakes.feed_server import FeedItem
 

@@ -7,10 +7,10 @@ import asyncio
 import hashlib
 from datetime import UTC, datetime
 
-from store.review_inbox import submit_for_review
 from config.schema import parse_config
 from model.article import Article, feed_id_for
 from store import keys
+from store.review_inbox import submit_for_review
 from tests.bot.conftest import (
     EDITOR,
     NEWS_CHAT,

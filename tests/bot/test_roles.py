@@ -8,7 +8,8 @@ from bot.services import CommandLimiter, Role
 from store import keys
 from tests.bot.conftest import EDITOR, NEWS_CHAT, OWNER, READER, REVIEW, STRANGER, eventually, plain
 
-EDITOR_COMMANDS = ["/push https://example.org/a", "/feeds", f"/addfeed https://example.org/f {NEWS_CHAT}",
+EDITOR_COMMANDS = ["/push https://example.org/a", "/feeds",
+                   f"/addfeed https://example.org/f {NEWS_CHAT}",
                    "/removefeed https://example.org/f", f"/pause {NEWS_CHAT}",
                    f"/resume {NEWS_CHAT}", "/channels", "/status"]
 OWNER_COMMANDS = ["/editors", "/addeditor 5555", "/removeeditor 5555"]

@@ -5,10 +5,19 @@ from __future__ import annotations
 
 from bidi import get_base_level
 
-from store.subscriptions import subscribers_of, subscriptions_of
 from model.article import feed_id_for
 from store import keys
-from tests.bot.conftest import EDITOR, NEWS_CHAT, READER, STRANGER, button, buttons, eventually, plain
+from store.subscriptions import subscribers_of, subscriptions_of
+from tests.bot.conftest import (
+    EDITOR,
+    NEWS_CHAT,
+    READER,
+    STRANGER,
+    button,
+    buttons,
+    eventually,
+    plain,
+)
 
 FEED_A = "https://example.org/a.xml"
 FEED_B = "https://example.org/b.xml"
@@ -156,9 +165,9 @@ async def test_reply_to_blocked_user_unsubscribes(start_bot):
 
 async def test_subscriber_copies_for_the_poller(redis):
     """The poller's fan-out helper: one copy per subscriber, same post, no topic."""
+    from model.delivery import Delivery
     from pipeline.subscribers import subscriber_copies
     from store.subscriptions import subscribe
-    from model.delivery import Delivery
 
     post = Delivery(chat=NEWS_CHAT, uid="u1", url="https://example.org/1", html="<b>x</b>",
                     feed_id=feed_id_for(FEED_A), topic=7, language="ar")
@@ -174,9 +183,9 @@ async def test_subscriber_copies_follow_each_readers_language(redis):
     """A reader who chose another language with /lang gets the post rendered in it (once per
     language, however many readers); the others get the channel's post; a language that does
     not render falls back to the channel's post."""
+    from model.delivery import Delivery
     from pipeline.subscribers import subscriber_copies
     from store.subscriptions import subscribe
-    from model.delivery import Delivery
 
     post = Delivery(chat=NEWS_CHAT, uid="u1", url="https://example.org/1", html="عربي",
                     feed_id=feed_id_for(FEED_A), language="ar")

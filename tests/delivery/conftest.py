@@ -92,11 +92,11 @@ async def running(*senders: Sender, block_ms: int = 100) -> AsyncIterator[asynci
                 await transport.aclose()
 
 
-async def wait_until(predicate, timeout: float = 10.0, what: str = "condition") -> None:
+async def wait_until(predicate, within: float = 10.0, what: str = "condition") -> None:
     """Wait for a Redis-side condition (async predicate), re-checked every 20 ms."""
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
+    deadline = loop.time() + within
     while not await predicate():
         if loop.time() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+            raise AssertionError(f"timed out after {within} s waiting for {what}")
         await asyncio.sleep(0.02)  # polling Redis state with a deadline

@@ -14,6 +14,8 @@ import pytest
 import redis.asyncio as aioredis
 
 from delivery.queue import DeliveryQueue
+from sandbox.telegram_api import FakeTelegram
+from sandbox.telegram_api import RateLimits as FakeLimits
 from store import keys
 from store.embedded import EmbeddedRedis
 from tests.delivery import kill_runner
@@ -25,8 +27,6 @@ from tests.delivery.conftest import (
     queue_all,
     running,
 )
-from sandbox.telegram_api import FakeTelegram
-from sandbox.telegram_api import RateLimits as FakeLimits
 
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
 

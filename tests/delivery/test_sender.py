@@ -19,6 +19,8 @@ from delivery.queue import DeliveryQueue
 from delivery.sender import Sender
 from delivery.telegram_transport import TelegramTransport
 from model.delivery import SendOutcome
+from sandbox.telegram_api import FakeTelegram
+from sandbox.telegram_api import RateLimits as FakeLimits
 from store import keys
 from tests.delivery.conftest import (
     TOKEN,
@@ -29,8 +31,6 @@ from tests.delivery.conftest import (
     running,
     wait_until,
 )
-from sandbox.telegram_api import FakeTelegram
-from sandbox.telegram_api import RateLimits as FakeLimits
 
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
 

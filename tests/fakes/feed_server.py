@@ -14,6 +14,7 @@ end-to-end tests run the bot as a separate process against it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gzip as gzip_module
 import hashlib
 import socket
@@ -287,10 +288,10 @@ class FeedServer:
         """How many requests under `path_prefix` are being answered now."""
         return sum(delta for delta, key in self._events if key.startswith(path_prefix))
 
-    async def wait_for_hits(self, path: str, count: int, timeout: float = 5.0) -> None:
+    async def wait_for_hits(self, path: str, count: int, within: float = 5.0) -> None:
         """Wait (with a deadline) until `path` has been requested `count` times."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
+        deadline = loop.time() + within
         while self.hits(path) < count:
             if loop.time() > deadline:
                 raise TimeoutError(f"{path}: {self.hits(path)} hits, wanted {count}")
@@ -446,10 +447,8 @@ class FeedServer:
 
     async def _sleep(self, seconds: float) -> None:
         # Sleep, but wake up when the server closes so shutdown is never held up.
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._closing.wait(), seconds)
-        except TimeoutError:
-            pass
 
     async def _answer(self, request: web.Request, route: _Route | None) -> web.StreamResponse:
         if route is None:

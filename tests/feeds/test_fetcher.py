@@ -16,10 +16,10 @@ import aiohttp
 import pytest
 import trustme
 
-from model.errors import FetchError, FetchErrorKind
 from feeds.fetcher import Fetcher, FetchLimits, make_session, parse_max_age, parse_retry_after
-from model.article import FetchResult
 from feeds.parser import parse_feed
+from model.article import FetchResult
+from model.errors import FetchError, FetchErrorKind
 from tests.fakes.feed_server import FeedItem, FeedServer
 
 LIMITS = FetchLimits(connect_timeout=2, read_timeout=2, total_timeout=5)

@@ -15,8 +15,8 @@ from feeds.fetcher import Fetcher, FetchLimits, make_session
 from feeds.html_text import html_to_text
 from feeds.items import read_feed
 from feeds.parser import parse_feed
-from pipeline.poller import Poller
 from model.errors import FeedParseError, FetchErrorKind
+from pipeline.poller import Poller
 from store.redis_store import Store
 from tests.fakes.feed_server import FeedItem, FeedServer
 

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from model.errors import FeedError
-from model.article import Article
-from feeds.parser import ParsedFeed, parse_feed
 from feeds.items import read_feed
+from feeds.parser import ParsedFeed, parse_feed
+from model.article import Article
+from model.errors import FeedError
 
 FEED_URL = "https://example.org/feed.xml"
 FIELDS = ("uid", "url", "title", "published_at", "author", "categories", "content_html",

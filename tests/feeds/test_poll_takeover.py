@@ -60,9 +60,9 @@ def _config(path: Path, server: FeedServer, paths: list[str]) -> None:
         for p in paths]})
 
 
-async def _until(check: Callable[[], object], what: str, timeout: float = 30.0) -> None:
+async def _until(check: Callable[[], object], what: str, within: float = 30.0) -> None:
     """Wait (with a deadline) until `check()` is true; it may be a coroutine function."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + within
     while True:
         value = check()
         if asyncio.iscoroutine(value):
@@ -90,7 +90,7 @@ async def test_killed_workers_feed_is_taken_over_after_the_lease(
     await workers.start("b", lease=3)
     a.kill()
     await a.wait()
-    await feed_server.wait_for_hits("/slow.xml", 2, timeout=30)
+    await feed_server.wait_for_hits("/slow.xml", 2, within=30)
     await _until(lambda: redis.xlen(keys.deliveries()), "the item to be queued")
     await _until(lambda: feed_server.in_flight("/slow.xml") == 0, "b's request to finish")
     requests = feed_server.requests_for("/slow.xml")

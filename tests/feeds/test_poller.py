@@ -3,113 +3,21 @@ health, first runs, deduplication, filters and order. Nothing is patched: the pa
 injected to count parses, and the clock is injected to move time."""
 from __future__ import annotations
 
-import threading
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
 
-from config.schema import BotConfig, parse_config
+from feeds.parser import parse_feed
+from feeds.schedule import HealthEvent, SchedulePolicy
+from model.article import feed_id_for
 from model.delivery import EDIT_TEXT, Delivery, SentRecord
 from model.errors import FetchErrorKind
-from feeds.fetcher import Fetcher, FetchLimits, make_session
-from model.article import feed_id_for
-from feeds.parser import ParsedFeed, parse_feed
-from pipeline.poller import Poller
-from feeds.schedule import HealthEvent, SchedulePolicy
 from ops.notices import HealthNotifier
 from store import keys
-from store.redis_store import Store
-from tests.fakes.feed_server import FeedItem, FeedServer
+from tests.feeds.conftest import CHAT_A, CHAT_B, Rig, item
 
-LIMITS = FetchLimits(connect_timeout=2, read_timeout=2, total_timeout=5)
-BASE = datetime(2025, 9, 18, 9, 0, tzinfo=UTC)
-CHAT_A, CHAT_B = "@nashir_a", "-1001000000002"
 OWNER = 111
-
-
-def item(n: int, *, guid: str | None = None, link: str | None = None, title: str | None = None,
-         summary: str | None = None, hours: int | None = None,
-         categories: tuple[str, ...] = ()) -> FeedItem:
-    return FeedItem(
-        guid=guid if guid is not None else f"item-{n}",
-        title=title if title is not None else f"تحليل رقم {n}: قراءة في تقرير صندوق النقد",
-        link=link if link is not None else f"https://example.org/analysis/{n}",
-        published=BASE + timedelta(hours=n if hours is None else hours),
-        summary_html=summary if summary is not None else f"<p>فقرة التحليل رقم {n}.</p>",
-        categories=categories,
-    )
-
-
-class CountingParse:
-    """parse_feed, counting its calls (it runs in worker threads)."""
-
-    def __init__(self) -> None:
-        self.bodies: list[bytes] = []
-        self._lock = threading.Lock()
-
-    def __call__(self, body: bytes, *, feed_url: str, content_type: str = "") -> ParsedFeed:
-        with self._lock:
-            self.bodies.append(body)
-        return parse_feed(body, feed_url=feed_url, content_type=content_type)
-
-    @property
-    def calls(self) -> int:
-        return len(self.bodies)
-
-
-@dataclass
-class Clock:
-    now: float = 1_760_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-class Rig:
-    """A poller over a FeedServer and a real Redis, with the parts tests look at."""
-
-    def __init__(self, redis: aioredis.Redis, server: FeedServer, fetcher: Fetcher) -> None:
-        self.redis, self.server, self.fetcher = redis, server, fetcher
-        self.store = Store(redis)
-        self.parse = CountingParse()
-        self.clock = Clock()
-
-    def config(self, feeds: list[dict[str, Any]], **extra: Any) -> BotConfig:
-        channels = extra.pop("channels", [{"chat": CHAT_A}, {"chat": CHAT_B}])
-        return parse_config({"channels": channels, "feeds": feeds, **extra})
-
-    def feed(self, path: str, chats: tuple[str, ...] = (CHAT_A,), **options: Any) -> dict:
-        return {"url": self.server.url(path), "channels": list(chats), **options}
-
-    def poller(self, config: BotConfig, **options: Any) -> Poller:
-        options.setdefault("clock", self.clock)
-        options.setdefault("parse", self.parse)
-        return Poller(config, self.store, self.fetcher, **options)
-
-    async def deliveries(self) -> list[Delivery]:
-        return [Delivery.from_fields(fields)
-                for _, fields in await self.redis.xrange(keys.deliveries())]
-
-    async def posted(self, chat: str) -> list[str]:
-        return [d.uid for d in await self.deliveries() if d.chat == chat and d.kind == "post"]
-
-    async def state(self, url: str) -> dict[str, str]:
-        return await self.redis.hgetall(keys.feed_state(feed_id_for(url)))
-
-    async def due(self, url: str) -> float:
-        score = await self.redis.zscore(keys.feeds_due(), feed_id_for(url))
-        assert score is not None
-        return float(score)
-
-
-@pytest.fixture
-async def rig(redis: aioredis.Redis, feed_server: FeedServer) -> AsyncIterator[Rig]:
-    async with make_session(LIMITS) as session:
-        yield Rig(redis, feed_server, Fetcher(session, LIMITS))
 
 
 # -- requests and parses ------------------------------------------------------------------------

@@ -8,9 +8,9 @@ import aiohttp
 import pytest
 from aiohttp.abc import AbstractResolver, ResolveResult
 
-from model.errors import FetchError, FetchErrorKind
 from feeds.fetcher import Fetcher, FetchLimits, make_session
 from guards.network import GuardedResolver, blocked_reason, check_url_allowed, parse_networks
+from model.errors import FetchError, FetchErrorKind
 from tests.fakes.feed_server import FeedItem, FeedServer
 
 LIMITS = FetchLimits(connect_timeout=2, read_timeout=2, total_timeout=5)

@@ -1,8 +1,8 @@
 """Scheduling and feed health: intervals, server hints, backoff, broken and gone feeds."""
 from __future__ import annotations
 
-from model.errors import FetchErrorKind
 from feeds.schedule import FeedHealth, HealthEvent, SchedulePolicy, after_failure, after_success
+from model.errors import FetchErrorKind
 
 POLICY = SchedulePolicy(broken_after_s=3600, gone_after_s=7200, rare_poll_s=43200)
 

@@ -83,7 +83,8 @@ def strip_marks(text: str) -> str:
 def check_post(post: RenderedPost) -> str:
     """Assert everything Telegram and readers need from a post; return its parsed text."""
     caption = post.photo_url is not None
-    parsed = validate_text(post.html, "HTML", caption=caption)  # raises on anything Telegram refuses
+    # validate_text raises on anything Telegram refuses.
+    parsed = validate_text(post.html, "HTML", caption=caption)
     limit = CAPTION_LIMIT if caption else TEXT_LIMIT
     assert tg_code_points(parsed.text) <= limit
     assert utf16_length(parsed.text) <= limit

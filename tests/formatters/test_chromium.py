@@ -59,7 +59,8 @@ def _posts() -> list[tuple[str, RenderedPost]]:
                             categories=("جامعه‌شناسی", "Iran")),
          channel(language="fa", calendars=("persian", "gregorian"), template=starts)),
         ("urdu", article(title="BBC اردو: پاکستان کے لیے امریکی امداد", source_name="BBC News اردو",
-                         content_html="<p>70 سالہ تعلقات میں جب بھی کشیدگی آتی ہے تو امداد رک جاتی ہے۔</p>",
+                         content_html="<p>70 سالہ تعلقات میں جب بھی کشیدگی آتی ہے تو امداد رک "
+                                      "جاتی ہے۔</p>",
                          categories=("پاکستان", "US aid")),
          channel(language="ur", calendars=("gregorian", "hijri"))),
         ("hebrew", article(title="Harry Potter: האם נכתב בידי צוות?", author="אלי אשד",
@@ -77,8 +78,8 @@ def _posts() -> list[tuple[str, RenderedPost]]:
 def _run(args: list[str], tmp_path: Path) -> str:
     command = [str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu",
                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-               "--no-first-run", "--disable-dev-shm-usage", f"--user-data-dir={tmp_path / 'profile'}",
-               *args]
+               "--no-first-run", "--disable-dev-shm-usage",
+               f"--user-data-dir={tmp_path / 'profile'}", *args]
     done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
     return done.stdout
 

@@ -26,7 +26,8 @@ FEED_KINDS = {"atom", "rss1", "rss2", "json"}
 CHANNELS = tuple(post_options(c) for c in (
     ChannelConfig(chat="@nashir_ar", calendars=("gregorian", "hijri")),
     ChannelConfig(chat="@nashir_en", language="en", photo=True, digits="arabic", excerpt_chars=900,
-                  month_names="levantine", template="{title} — {source}\n{date}\n{excerpt}\n{link} {hashtags}"),
+                  month_names="levantine",
+                  template="{title} — {source}\n{date}\n{excerpt}\n{link} {hashtags}"),
 ))
 
 
@@ -34,7 +35,8 @@ def _corpus_index() -> list[list[str]]:
     index = CORPUS / "INDEX.tsv"
     if not index.is_file():
         pytest.skip(shared_missing(index, "the corpus of real feeds"))
-    rows = [line.rstrip("\n").split("\t") for line in index.read_text(encoding="utf-8").splitlines()]
+    rows = [line.rstrip("\n").split("\t")
+            for line in index.read_text(encoding="utf-8").splitlines()]
     return [row for row in rows[1:] if len(row) >= 4]
 
 
@@ -95,7 +97,8 @@ def _render_all(articles: list[Article], outcomes: Counter[str], skips: list[str
 
 
 @pytest.mark.corpus
-def test_every_corpus_feed_item_renders_or_is_a_logged_skip(caplog: pytest.LogCaptureFixture) -> None:
+def test_every_corpus_feed_item_renders_or_is_a_logged_skip(
+        caplog: pytest.LogCaptureFixture) -> None:
     """Thousands of real items (Arabic, Hebrew, Persian, CJK, broken feeds) all render or skip."""
     rows = _corpus_index()
     caplog.set_level(logging.INFO, logger="formatters.post")
@@ -108,7 +111,8 @@ def test_every_corpus_feed_item_renders_or_is_a_logged_skip(caplog: pytest.LogCa
     assert outcomes["text"] + outcomes["photo"] > 5000  # items x channels that became posts
     assert outcomes["photo"] > 50
     # Every skip left its reason in the log, with the article's id.
-    logged = {r.getMessage().split(" ")[2] for r in caplog.records if "skipping article" in r.getMessage()}
+    logged = {r.getMessage().split(" ")[2] for r in caplog.records
+              if "skipping article" in r.getMessage()}
     assert set(skips) <= logged
 
 

@@ -67,7 +67,8 @@ def test_seed_excerpt_default_budget() -> None:
 def test_entities_decoded_tags_dropped_whitespace_normalised() -> None:
     """Entities are decoded, inline tags vanish into the text, blocks become paragraphs."""
     html = ("<div><p>قال   المحلل&nbsp;إن <b>الاقتصاد</b> &amp; <a href='x'>السياسة</a>\n"
-            "مترابطان بشكل وثيق جدا.</p><p>وأضاف أن الأمر &quot;معقد&quot; للغاية في هذه المرحلة.</p>"
+            "مترابطان بشكل وثيق جدا.</p>"
+            "<p>وأضاف أن الأمر &quot;معقد&quot; للغاية في هذه المرحلة.</p>"
             "<script>alert('x')</script><style>p{}</style></div>")
     assert _paragraphs(html) == [
         "قال المحلل إن الاقتصاد & السياسة مترابطان بشكل وثيق جدا.",
@@ -95,7 +96,8 @@ def test_share_prompts_navigation_and_footers_are_dropped() -> None:
 
 
 def test_title_repeated_in_body_is_dropped() -> None:
-    """The body's copy of the title (even with the site name after it) is not part of the excerpt."""
+    """The body's copy of the title (even with the site name after it) is not part of the
+    excerpt."""
     title = "روسيا وسوريا: شراكة جديدة؟"
     html = (f"<h1>{title}</h1><p>روسيا وسوريا شراكة جديدة - موقع المثال</p>"
             "<p>بدأت العلاقات بين البلدين تتحسن تدريجيا بعد شهور من الجفاء والحرب.</p>")
@@ -184,7 +186,8 @@ def test_long_content_parsed_in_two_steps_gives_the_same_paragraphs(
 
 
 def test_a_short_title_does_not_swallow_paragraphs_that_start_like_it() -> None:
-    """Only the title itself (or the title plus a site name) is dropped, not prose starting alike."""
+    """Only the title itself (or the title plus a site name) is dropped, not prose starting
+    alike."""
     html = "<p>أعلنت الحكومة اليوم قرارا جديدا.</p><p>وقالت مصادر إن القرار نهائي ولا رجعة فيه.</p>"
     assert _paragraphs(html, title="أعلنت") == ["أعلنت الحكومة اليوم قرارا جديدا.",
                                                  "وقالت مصادر إن القرار نهائي ولا رجعة فيه."]

@@ -8,9 +8,9 @@ import pytest
 
 from formatters import post as post_module
 from formatters.errors import UnrenderableArticle
-from model.post import RenderedPost
 from formatters.post import render_post
 from formatters.telegram_html import CAPTION_LIMIT, TEXT_LIMIT, telegram_length
+from model.post import RenderedPost
 from tests.formatters.conftest import (
     FIRST_SEEN,
     SEED_TITLE,

@@ -6,10 +6,6 @@ from datetime import UTC, datetime
 
 import pytest
 
-bidi = pytest.importorskip("bidi", reason="python-bidi is missing: it is one of the test "
-                           "tools (scripts/setup installs requirements-test.lock)")
-from bidi import get_base_level, get_display
-
 from formatters.post import render_post
 from formatters.rtl import LRI, LRM, PDI, RLI, RLM, isolate_line, isolates_balanced
 from tests.formatters.conftest import (
@@ -21,6 +17,10 @@ from tests.formatters.conftest import (
     seed_html,
     strip_marks,
 )
+
+bidi = pytest.importorskip("bidi", reason="python-bidi is missing: it is one of the test "
+                           "tools (scripts/setup installs requirements-test.lock)")
+get_base_level, get_display = bidi.get_base_level, bidi.get_display
 
 
 def _seen(line: str) -> str:
@@ -40,7 +40,8 @@ ARABIC_CASES = [
     ("بتاريخ 2025/09/18 صدر", "ردص 2025/09/18 خيراتب"),
     ("تسيطر قسد على ٢٨٪ من مساحة سوريا", "ايروس ةحاسم نم ٪٢٨ ىلع دسق رطيست"),
     ("سحبت حوالي 30% من قواتها", "اهتاوق نم %30 يلاوح تبحس"),
-    ("المصدر: https://example.com/path?id=12 للمزيد", "ديزملل https://example.com/path?id=12 :ردصملا"),
+    ("المصدر: https://example.com/path?id=12 للمزيد",
+     "ديزملل https://example.com/path?id=12 :ردصملا"),
     ("🔥 عاجل: سقوط دمشق", "قشمد طوقس :لجاع 🔥"),
     ("#سوريا #Syria", "#Syria ايروس#"),
     ("2025 عام التحولات", "تالوحتلا ماع 2025"),
@@ -116,9 +117,10 @@ def test_spoofing_controls_in_a_title_have_no_effect() -> None:
 def test_english_channel_lines_are_ltr_with_arabic_isolated() -> None:
     """An English post's lines resolve LTR; an Arabic name inside keeps its own direction."""
     post = render_post(
-        article(title="Interview with الشرع on CNN", content_html=(
-            "<p>The interview, aired on 18 September 2025, covered relations with موسكو and "
-            "the 30% troop reduction.</p>"), author="هيئة التحرير", categories=("سوريا", "Politics")),
+        article(title="Interview with الشرع on CNN",
+                content_html=("<p>The interview, aired on 18 September 2025, covered relations "
+                              "with موسكو and the 30% troop reduction.</p>"),
+                author="هيئة التحرير", categories=("سوريا", "Politics")),
         channel(language="en"), timezone="UTC", first_seen=FIRST_SEEN)
     lines = [line for line in check_post(post).split("\n") if line.strip()]
     for line in lines:
@@ -133,7 +135,8 @@ def test_english_channel_lines_are_ltr_with_arabic_isolated() -> None:
 
 def test_isolates_never_nest_and_always_close_on_their_line() -> None:
     """Isolates opened on a line are closed on it, and none is opened inside another."""
-    text = isolate_line("قال John (Reuters) إن 2025-09-18 موعد https://x.org/a_(b) و#Tag الأخير", "ar")
+    text = isolate_line("قال John (Reuters) إن 2025-09-18 موعد https://x.org/a_(b) و#Tag الأخير",
+                        "ar")
     assert isolates_balanced(text)
     depth = 0
     for ch in text:

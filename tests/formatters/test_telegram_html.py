@@ -37,7 +37,8 @@ def test_checked_url_accepts_only_links_telegram_keeps() -> None:
     assert checked_url("http://ar.example.org/مقال") == "http://ar.example.org/مقال"
     for bad in (None, "", "javascript:alert(1)", "data:text/html,x", "https://local host/",
                 "https://localhost/", "https://example.org/\u202egpj", "https://ex.org:99999/",
-                "mailto:a@b.org", "//example.org/x", "https://example.org/\x00", "https://" + "a" * 3000 + ".org"):
+                "mailto:a@b.org", "//example.org/x", "https://example.org/\x00",
+                "https://" + "a" * 3000 + ".org"):
         assert checked_url(bad) is None, bad
 
 

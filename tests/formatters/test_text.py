@@ -7,7 +7,8 @@ from formatters.text import clean_inline, clean_lines, comparison_key, strip_con
 
 
 def test_bidi_controls_from_the_input_are_removed() -> None:
-    """Embeddings, overrides, isolates and marks from a feed are removed (no Trojan-Source spoofing)."""
+    """Embeddings, overrides, isolates and marks from a feed are removed (no Trojan-Source
+    spoofing)."""
     spoof = "abc\u202edcba\u202c \u2066x\u2069 \u200fy\u200e \u061cz \u202a\u202b\u202d\u2067\u2068"
     cleaned = clean_inline(spoof)
     assert cleaned == "abcdcba x y z"

@@ -79,7 +79,7 @@ async def test_any_command_line_gets_a_valid_answer(fuzz_bot, data) -> None:
         actor = data.draw(st.sampled_from([EDITOR, OWNER, READER, STRANGER]), label="actor")
         lang = data.draw(st.sampled_from(["ar", "en", None]), label="lang")
     since = len(bot.tg.requests)
-    [reply] = await bot.say(actor, line, lang=lang, timeout=30)
+    [reply] = await bot.say(actor, line, lang=lang, within=30)
     check_answer(reply.text if reply.method == "sendMessage" else reply.caption or "-", line)
     assert refused_requests(bot, since) == [], line
 
@@ -105,6 +105,6 @@ async def test_any_button_data_gets_an_answer(fuzz_bot, data: str, actor: int) -
         await bot.say(actor, "/help")
     message = bot.tg.messages_to(actor)[-1]
     since = len(bot.tg.requests)
-    notice = await bot.press(actor, message, data, timeout=30)
+    notice = await bot.press(actor, message, data, within=30)
     check_answer(notice.get("text", ""), data)
     assert refused_requests(bot, since) == [], data

@@ -194,8 +194,8 @@ async def test_buttons_pressed_by_others_forged_replayed_or_tampered(start_bot):
     """An editor's push preview, /feeds page and /addfeed question, and a review card: pressed
     by a stranger or a group member (with the real data or forged), replayed after they were
     decided or expired, or with tampered data. Each press is answered and nothing changes."""
-    from store.review_inbox import submit_for_review
     from config.schema import parse_config
+    from store.review_inbox import submit_for_review
     from tests.bot.test_review import make_article
 
     async with start_bot(**config()) as bot:

@@ -7,10 +7,10 @@ from __future__ import annotations
 from typing import Any
 
 from model.article import feed_id_for
+from sandbox.telegram_html import utf16_length
 from store import keys
 from store.subscriptions import subscribe
 from tests.bot.conftest import EDITOR, NEWS_CHAT, STRANGER, buttons, plain
-from sandbox.telegram_html import utf16_length
 
 FEEDS = 300
 # A long Arabic title with a supplementary-plane character (two UTF-16 units) in each word.

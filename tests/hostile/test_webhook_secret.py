@@ -47,7 +47,7 @@ async def test_webhook_without_a_secret_does_not_start(
     asked anything (no getMe, no setWebhook)."""
     env = env_for(tmp_path, tg, TELEGRAM_WEBHOOK_URL=HOOK)
     env.pop("TELEGRAM_WEBHOOK_SECRET", None)
-    result = await run_bot(command, env=env, timeout=60)
+    result = await run_bot(command, env=env, within=60)
     assert result.code == 2, result.stderr[-2000:]
     assert "TELEGRAM_WEBHOOK_SECRET is not" in result.stderr
     assert "secrets.token_urlsafe(32)" in result.stderr
@@ -63,7 +63,7 @@ async def test_a_secret_telegram_would_refuse_is_refused_at_load(
     """A secret outside Telegram's 1-256 of A-Z a-z 0-9 _ - stops `check` (and `run`) at load,
     with what is wrong and never the secret itself."""
     env = env_for(tmp_path, tg, TELEGRAM_WEBHOOK_URL=HOOK, TELEGRAM_WEBHOOK_SECRET=secret)
-    result = await run_bot("check", env=env, timeout=60)
+    result = await run_bot("check", env=env, within=60)
     assert result.code == 2, result.stderr[-2000:]
     assert "TELEGRAM_WEBHOOK_SECRET" in result.stderr and why in result.stderr
     assert secret not in result.stderr + result.stdout

@@ -100,17 +100,17 @@ class Browser:
             if "method" in data:
                 self.events.append(data)
 
-    async def wait_event(self, name: str, timeout: float = 30) -> dict[str, Any]:
+    async def wait_event(self, name: str, within: float = 30) -> dict[str, Any]:
         assert self.ws is not None
         for event in self.events:
             if event["method"] == name:
                 self.events.remove(event)
                 return event
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + within
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise TimeoutError(f"no {name} within {timeout} s")
+                raise TimeoutError(f"no {name} within {within} s")
             message = await asyncio.wait_for(self.ws.receive(), remaining)
             data = json.loads(message.data)
             if data.get("method") == name:
@@ -135,5 +135,5 @@ class Browser:
         """A PNG of the whole page."""
         data = await self.call("Page.captureScreenshot", format="png",
                                captureBeyondViewport=True)
-        path.write_bytes(base64.b64decode(data["data"]))
+        await asyncio.to_thread(path.write_bytes, base64.b64decode(data["data"]))
         return path

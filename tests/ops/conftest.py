@@ -99,10 +99,10 @@ async def seed_status(redis: aioredis.Redis, now: float, *, secret_error: str = 
         await redis.zadd(keys.post_times(), {f"entry-{index}": when})
 
 
-async def wait_until(predicate: Callable[[], Awaitable[bool] | bool], *, timeout: float = 10.0,
+async def wait_until(predicate: Callable[[], Awaitable[bool] | bool], *, within: float = 10.0,
                      interval: float = 0.02, what: str = "condition") -> None:
     """Poll `predicate` until it is true or the deadline passes (no fixed sleeps)."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + within
     while True:
         result = predicate()
         if asyncio.iscoroutine(result) or isinstance(result, Awaitable):
@@ -110,7 +110,7 @@ async def wait_until(predicate: Callable[[], Awaitable[bool] | bool], *, timeout
         if result:
             return
         if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not reached within {timeout} s")
+            raise AssertionError(f"{what} not reached within {within} s")
         await asyncio.sleep(interval)
 
 

@@ -9,8 +9,8 @@ import redis.asyncio as aioredis
 from prometheus_client.parser import text_string_to_metric_families
 
 from model.delivery import Delivery, SendOutcome
-from pipeline.types import PollOutcome
 from ops.metrics import Metrics, failure_reason, feed_health
+from pipeline.types import PollOutcome
 from tests.ops.conftest import TOKEN, seed_status
 
 

@@ -15,8 +15,8 @@ import aiohttp
 import pytest
 import redis.asyncio as aioredis
 
-from tests.fakes.feed_server import FeedItem, FeedServer
 from sandbox.telegram_api import FakeTelegram
+from tests.fakes.feed_server import FeedItem, FeedServer
 from tests.ops.conftest import wait_until
 from tests.support import bot_env, start_bot, write_config
 
@@ -53,7 +53,7 @@ class Bot:
 
     async def port(self) -> int:
         await wait_until(lambda: any("HTTP listening" in m for m in self.messages()),
-                         timeout=30, what="the HTTP listener")
+                         within=30, what="the HTTP listener")
         line = next(m for m in self.messages() if "HTTP listening" in m)
         return int(re.search(r":(\d+) ", line).group(1))  # type: ignore[union-attr]
 
@@ -114,7 +114,7 @@ async def test_a_poller_and_a_sender_process_deliver_a_feed(
 
             return (await queue_state(redis))[0]
 
-        await wait_until(lambda: _ge(queued(), 3), timeout=60, what="3 posts queued")
+        await wait_until(lambda: _ge(queued(), 3), within=60, what="3 posts queued")
         assert telegram.messages == []
         assert await poller.metric("nashir_feed_polls_total", result="new") >= 1
         assert await poller.metric("nashir_new_articles_total") == 3
@@ -124,7 +124,7 @@ async def test_a_poller_and_a_sender_process_deliver_a_feed(
             config=path, data_dir=tmp_path / "sender", api_root=telegram.api_root,
             token=TOKEN, redis_url=redis_url)))
         await telegram.wait_for(lambda: len(telegram.messages) >= 3, timeout=60)
-        await wait_until(lambda: _ge(sender.metric("nashir_posts_sent_total"), 3), timeout=20,
+        await wait_until(lambda: _ge(sender.metric("nashir_posts_sent_total"), 3), within=20,
                          what="the sender's metrics")
         assert await sender.metric("nashir_feed_polls_total", result="new") == 0
         assert await poller.metric("nashir_posts_sent_total") == 0

@@ -101,7 +101,7 @@ async def test_check_never_prints_the_token(tmp_path: Path, redis_url: str) -> N
         config = write_config(tmp_path / "bot.yaml", {"channels": [{"chat": "@nashir_a"}]})
         env = bot_env(config=config, data_dir=tmp_path / "data", api_root=telegram.api_root,
                       token=TOKEN, redis_url=redis_url)
-        result = await run_bot("check", env=env, timeout=60)
+        result = await run_bot("check", env=env, within=60)
     assert result.code == 1
     assert "telegram" in result.stdout and "rejected" in result.stdout
     assert_clean(result.stdout + result.stderr)
@@ -117,6 +117,6 @@ async def test_a_refused_token_never_reaches_stderr(tmp_path: Path, redis_url: s
         config = write_config(tmp_path / "bot.yaml", {"channels": [{"chat": "@nashir_a"}]})
         env = bot_env(config=config, data_dir=tmp_path / "data", api_root=telegram.api_root,
                       token=TOKEN, redis_url=redis_url)
-        result = await run_bot("once", env=env, timeout=60)
+        result = await run_bot("once", env=env, within=60)
     assert result.code != 0
     assert_clean(result.stdout + result.stderr)
