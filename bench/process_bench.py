@@ -12,9 +12,13 @@ the bot. Every run is a fresh process, timed from spawn to exit:
      after 30% changed, to see that the preview output grows linearly with the posts;
      for each: wall time, time from spawn to the farm's first feed request, posts written;
   3. the naive poller (bench/naive_poller.py): a process that downloads every feed and parses
-     it with feedparser, `--runs` times.
+     it with feedparser, `--runs` times;
+  4. the floor (bench/floor_poller.py): a process that makes a conditional GET of every feed
+     and parses only the changed ones with feedparser, after 10% changed, `--runs` times: the
+     least any poller that reads changed feeds with feedparser must do.
 
-It prints the best and median of each and the ratio naive ÷ `once` in the same run.
+It prints the best and median of each, the ratio naive ÷ `once` in the same run, and the most
+any such design could reach (naive ÷ floor).
 """
 from __future__ import annotations
 
@@ -145,8 +149,22 @@ def run(farm: Farm, redis_url: str, base: Path, runs: int) -> None:
         print(f"   run {r + 1}: {result['wall']:.3f} s, first feed request after "
               f"{result['first_request']:.3f} s", flush=True)
 
+    etags = base / "etags.json"
+    floor = [sys.executable, str(ROOT / "bench" / "floor_poller.py"), str(urls), str(etags)]
+    print(f"4. floor (conditional GET every feed, feedparser the changed ones), {runs} runs:",
+          flush=True)
+    timed(floor, env, farm)   # learns every feed's ETag (not measured)
+    floors = []
+    for r in range(runs):
+        farm.bump(r % 10)
+        result = timed(floor, env, farm)
+        floors.append(result)
+        print(f"   run {r + 1}: {result['wall']:.3f} s, {int(result['changed'])} changed, first "
+              f"feed request after {result['first_request']:.3f} s", flush=True)
+
     best_once = min(r["wall"] for r in results)
     best_naive = min(r["wall"] for r in naives)
+    best_floor = min(r["wall"] for r in floors)
     per_post = (wide["wall"] - statistics.median(r["wall"] for r in results)) / max(
         1, wide["posts"] - statistics.median(r["posts"] for r in results))
     print()
@@ -154,7 +172,12 @@ def run(farm: Farm, redis_url: str, base: Path, runs: int) -> None:
     print(f"  spawn → first request:  {summary(results, 'first_request')}")
     print(f"  each post beyond 10%:   {per_post * 1000:.2f} ms (30% changed: {wide['wall']:.3f} s)")
     print(f"naive poller:             {summary(naives, 'wall')}")
+    print(f"floor:                    {summary(floors, 'wall')}")
     print(f"naive ÷ once (best):      {best_naive / best_once:.1f}×")
+    print(f"naive ÷ floor (best):     {best_naive / best_floor:.1f}× (the most any poller that "
+          "parses changed feeds with feedparser could reach)")
+    print(f"once ÷ floor (best):      {best_once / best_floor:.1f}× (the bot's own cost over "
+          "the floor)")
     print(f"load average at the end:  {os.getloadavg()[0]:.1f}")
 
 
