@@ -47,6 +47,9 @@ COPY --from=build /opt/nashir /opt/nashir
 WORKDIR /app
 # The code belongs to root and is read-only for the bot; only /data is its own.
 COPY . /app
+# Bytecode compiled once at build: PYTHONDONTWRITEBYTECODE (and a read-only /app) would
+# otherwise have every start compile every module again (about 0.1 s).
+RUN python -m compileall -q -j 0 /app
 USER 10001:10001
 VOLUME ["/data"]
 EXPOSE 8080
