@@ -50,12 +50,13 @@ class Farm(FarmProcess):
         return dict(json.loads(self.get("/_stats")))
 
 
-def write_config(farm: Farm, path: Path) -> None:
+def write_config(farm: Farm, path: Path, feeds: int | None = None) -> None:
+    """The bot's config: the farm's first `feeds` feeds (all by default) into the channels."""
     lines = ["channels:"]
     chats = [str(-1001000000000 - c) for c in range(CHANNELS)]
     lines += [f'  - chat: "{chat}"' for chat in chats]
     lines.append("feeds:")
-    for i in range(farm.feeds):
+    for i in range(farm.feeds if feeds is None else feeds):
         lines += [f"  - url: {farm.url(i)}", f'    channels: ["{chats[i % CHANNELS]}"]',
                   "    first_run: none"]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -164,8 +165,7 @@ def run(farm: Farm, redis_url: str, base: Path, runs: int) -> None:
               f"feed request after {result['first_request']:.3f} s", flush=True)
 
     small = base / "one-feed.yaml"
-    small.write_text(f'channels:\n  - chat: "-1001000000000"\nfeeds:\n  - url: {farm.url(0)}\n'
-                     '    channels: ["-1001000000000"]\n    first_run: none\n', encoding="utf-8")
+    write_config(farm, small, feeds=1)
     small_env = dict(env, BOT_CONFIG=str(small), BOT_DATA_DIR=str(base / "data-one"))
     print(f"5. start-up: `main.py once` with one feed, {runs} runs:", flush=True)
     timed(once, small_env, farm)   # its first run sets up its state (not measured)

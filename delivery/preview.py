@@ -149,7 +149,7 @@ class PreviewTransport:
     def _write_page(self) -> None:
         self._page_timer = None
         self._page_written = time.monotonic()
-        blocks = self._blocks or deque()
+        blocks = self._blocks or ()
         tmp = self.page.with_suffix(".tmp")
         tmp.write_text(_PAGE.format(count=len(blocks), posts="\n".join(blocks),
                                     rich_style=RICH_STYLE), encoding="utf-8")

@@ -60,7 +60,6 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 REDIS_ERRORS = (RedisError, OSError)
-CAPTION_LIMIT = 1024
 
 # -- the sender -------------------------------------------------------------------------------
 

@@ -18,16 +18,14 @@ if TYPE_CHECKING:
     from telegram.error import TimedOut as TimedOut
     from telegram.warnings import PTBDeprecationWarning as PTBDeprecationWarning
 
-_NAMES = frozenset({"BadRequest", "ChatMigrated", "Forbidden", "NetworkError", "RetryAfter",
-                    "TelegramError", "TimedOut", "PTBDeprecationWarning"})
-
 
 def __getattr__(name: str) -> Any:
-    if name not in _NAMES:
+    if name.startswith("_"):   # the import system's own questions must not load the library
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     import telegram.error
     import telegram.warnings
 
-    value = getattr(telegram.warnings if name == "PTBDeprecationWarning" else telegram.error, name)
-    globals()[name] = value   # looked up once
+    module = telegram.warnings if name.endswith("Warning") else telegram.error
+    value = getattr(module, name)   # an unknown name raises AttributeError, as it should
+    globals()[name] = value         # looked up once
     return value

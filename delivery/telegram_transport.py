@@ -16,7 +16,7 @@ from telegram.constants import ChatAction, ParseMode
 from telegram.error import BadRequest
 
 from delivery.photos import PhotoFetcher
-from formatters.telegram_html import CAPTION_LIMIT, html_to_plain
+from formatters.telegram_html import CAPTION_LIMIT, TEXT_LIMIT, html_to_plain
 from model.delivery import EDIT_CAPTION, POST, Delivery, Posted
 
 logger = logging.getLogger(__name__)
@@ -148,7 +148,7 @@ class TelegramTransport:
         plain = False
         for parse_mode in (ParseMode.HTML, None):
             text = delivery.html if parse_mode else html_to_plain(
-                delivery.html, limit=CAPTION_LIMIT if caption else 4096)
+                delivery.html, limit=CAPTION_LIMIT if caption else TEXT_LIMIT)
             try:
                 if caption:
                     await self.bot.edit_message_caption(

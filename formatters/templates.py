@@ -82,7 +82,7 @@ def _parse(template: str) -> list[list[tuple[str, str | None]]]:
 
 
 def validate_template(template: str) -> None:
-    """Raise TemplateError (a ValueError) if the template is unusable ; checked at config load."""
+    """Raise TemplateError (a ValueError) if the template is unusable (checked at config load)."""
     _parse(template)
 
 

@@ -9,6 +9,7 @@ from urllib.parse import unquote, urlsplit
 
 MASK = "***"
 
+
 def secrets_of(settings: Any) -> list[str]:
     """The strings that must never be shown: the token (and its secret half), the webhook's
     secret, REDIS_URL's password, and their URL-encoded forms."""
